@@ -1,0 +1,44 @@
+/**
+ * Every callback type in one place, named for the moment it fires (the seed's callbacks.h).
+ * All are optional; a server without `onMessage` simply reads and discards.
+ */
+import type { Connection } from './net/connection.js';
+
+/** Why a connection closed. Passed to `onClose`. */
+export type CloseReason =
+  /** The peer closed its side (FIN); pending replies were flushed first. */
+  | 'peer-closed'
+  /** The application called `close()` or `closeAfterWrite()`. */
+  | 'closed'
+  /** No traffic for longer than the idle timeout. */
+  | 'idle-timeout'
+  /** A socket error, a protocol error or a throwing handler; `onError` saw it first. */
+  | 'error'
+  /** The server is stopping. */
+  | 'server-stop';
+
+/** A new connection was accepted and registered. */
+export type ConnectionCallback<T = unknown> = (conn: Connection<T>) => void;
+/** One inbound message. A returned promise that rejects counts as a throwing handler. */
+export type MessageCallback<T = unknown> = (conn: Connection<T>, message: Buffer) => void | Promise<void>;
+/** Everything sent so far has been handed to the kernel (the seed's send-complete). */
+export type SendCompleteCallback<T = unknown> = (conn: Connection<T>) => void;
+/** The connection is gone; called exactly once per connection. */
+export type CloseCallback<T = unknown> = (conn: Connection<T>, reason: CloseReason) => void;
+/** Something went wrong on this connection; `onClose` follows. */
+export type ErrorCallback<T = unknown> = (conn: Connection<T>, error: Error) => void;
+/** The idle sweep is about to close this connection (the seed's timer callback); `onClose` follows. */
+export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number) => void;
+/** The listener itself failed (for example EMFILE on accept); the server keeps accepting. */
+export type ListenerErrorCallback = (error: Error) => void;
+
+/** The callback set of a server (the seed's NetSrvCallbacks). */
+export interface ServerCallbacks<T = unknown> {
+  onConnection?: ConnectionCallback<T>;
+  onMessage?: MessageCallback<T>;
+  onSendComplete?: SendCompleteCallback<T>;
+  onClose?: CloseCallback<T>;
+  onError?: ErrorCallback<T>;
+  onTimeout?: TimeoutCallback<T>;
+  onListenerError?: ListenerErrorCallback;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { ReactorServer } from '../server/reactor-server.js';
+import { DEFAULT_OPTIONS } from '../server/options.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535.');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0 (fractions allowed).');
+  return n;
+}
+
+interface StartFlags {
+  host: string;
+  port: number;
+  idleTimeout: number;
+  checkInterval: number;
+}
+
+async function start(flags: StartFlags): Promise<void> {
+  const app = new ReactorServer({
+    host: flags.host,
+    port: flags.port,
+    idleTimeout: flags.idleTimeout,
+    checkInterval: flags.checkInterval,
+  });
+  const address = await app.start();
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  process.stdout.write(`reactor-server listening on ${host}:${address.port}\n`);
+
+  const stop = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`reactor-server: ${signal}, stopping\n`);
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`reactor-server: stop failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+const program = new Command()
+  .name('reactor-server')
+  .description('A Reactor-pattern TCP server: the seed-compatible echo and the framework around it.')
+  .version(pkg.version, '-v, --version')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the echo server in the foreground (replies "[Server Reply]: " + message, 4-byte LE length first)')
+  .option('--host <host>', 'address to listen on', DEFAULT_OPTIONS.host)
+  .option('-p, --port <port>', 'port to listen on (0 picks a free one)', port, DEFAULT_OPTIONS.port)
+  .option('--idle-timeout <seconds>', 'close connections silent this long (0 disables)', seconds, DEFAULT_OPTIONS.idleTimeout)
+  .option('--check-interval <seconds>', 'seconds between idle checks', seconds, DEFAULT_OPTIONS.checkInterval)
+  .action(async (flags: StartFlags) => {
+    try {
+      await start(flags);
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`reactor-server: cannot start on ${flags.host}:${flags.port}: ${detail}\n`);
+      process.exit(1);
+    }
+  });
+
+await program.parseAsync();

@@ -1,0 +1,11 @@
+/** Messages a RemoteDispatcher posts to its Dispatcher across threads (structured-cloned). */
+export type DispatcherMessage =
+  | { kind: 'send'; connectionId: number; payload: Uint8Array | string | (Uint8Array | string)[] }
+  | { kind: 'close'; connectionId: number }
+  | { kind: 'post'; topic: string; data: unknown };
+
+export function isDispatcherMessage(value: unknown): value is DispatcherMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const kind = (value as { kind?: unknown }).kind;
+  return kind === 'send' || kind === 'close' || kind === 'post';
+}

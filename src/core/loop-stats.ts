@@ -1,0 +1,19 @@
+/** Counters kept by one event loop. Plain numbers: incrementing them costs nothing. */
+export interface LoopStats {
+  /** Connections open right now. */
+  connections: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Connections closed by the idle sweep. */
+  idleClosed: number;
+  /** Errors reported through `onError` (socket, protocol and handler errors). */
+  errors: number;
+}
+
+export function emptyStats(): LoopStats {
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0 };
+}

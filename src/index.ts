@@ -1,0 +1,21 @@
+export { ByteBuffer } from './core/byte-buffer.js';
+export { Dispatcher, type DispatcherOptions, type Task, type TopicHandler } from './core/dispatcher.js';
+export { RemoteDispatcher } from './core/remote-dispatcher.js';
+export type { DispatcherMessage } from './core/dispatcher-message.js';
+export type { LoopStats } from './core/loop-stats.js';
+export { Acceptor, type AcceptorOptions } from './net/acceptor.js';
+export type { Codec, Decoder, MessageSink, Payload } from './net/codec.js';
+export { Connection, type ConnectionState } from './net/connection.js';
+export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
+export { supportsReusePort } from './net/platform.js';
+export {
+  ReactorError,
+  HandlerError,
+  InvalidOptionError,
+  ServerStateError,
+  UnsupportedError,
+} from './net/errors.js';
+export { NetServer, type NetServerOptions } from './server/net-server.js';
+export { ReactorServer, REPLY_PREFIX } from './server/reactor-server.js';
+export { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './server/options.js';
+export type * from './callbacks.js';

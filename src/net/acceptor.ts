@@ -1,0 +1,81 @@
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { supportsReusePort } from './platform.js';
+import { UnsupportedError } from './errors.js';
+
+export interface AcceptorOptions {
+  host: string;
+  port: number;
+  /** Length of the kernel's queue of connections not yet accepted. */
+  backlog: number;
+  /** TCP_NODELAY on every accepted socket (replies leave at once, no Nagle delay). */
+  noDelay: boolean;
+  /** SO_KEEPALIVE on every accepted socket, so dead peers are eventually noticed. */
+  keepAlive: boolean;
+  /** Seconds of silence before the first keep-alive probe. */
+  keepAliveInitialDelay: number;
+  /** SO_REUSEPORT: several listeners on one port, balanced by the kernel (Linux, Node >= 22.12). */
+  reusePort: boolean;
+}
+
+/**
+ * The listening socket, the seed's Acceptor. SO_REUSEADDR is always on (libuv sets it);
+ * TCP_NODELAY and SO_KEEPALIVE are applied to accepted sockets by Node before we see them.
+ * Accept errors (EMFILE, ENFILE) are reported and accepting continues; libuv sheds the
+ * connection it could not take, so a connect storm never wedges the listener.
+ */
+export class Acceptor {
+  private readonly server: net.Server;
+
+  constructor(
+    private readonly options: AcceptorOptions,
+    onConnection: (socket: Socket) => void,
+    private readonly onError: (error: Error) => void,
+  ) {
+    if (options.reusePort && !supportsReusePort()) {
+      throw new UnsupportedError(`reusePort needs Linux and Node.js >= 22.12; this is ${process.platform} ${process.version}`);
+    }
+    this.server = net.createServer(
+      {
+        // Our side stays writable after the peer's FIN, so replies to its last requests still go out.
+        allowHalfOpen: true,
+        noDelay: options.noDelay,
+        keepAlive: options.keepAlive,
+        keepAliveInitialDelay: options.keepAliveInitialDelay * 1000,
+      },
+      onConnection,
+    );
+  }
+
+  /** Starts listening; resolves with the bound address (useful with port 0). */
+  listen(): Promise<AddressInfo> {
+    const { host, port, backlog, reusePort } = this.options;
+    return new Promise((resolve, reject) => {
+      const onListenError = (err: Error): void => reject(err);
+      this.server.once('error', onListenError);
+      const listenOptions: net.ListenOptions & { reusePort?: boolean } = { host, port, backlog };
+      if (reusePort) listenOptions.reusePort = true;
+      this.server.listen(listenOptions, () => {
+        this.server.off('error', onListenError);
+        this.server.on('error', this.onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** The bound address, or null when not listening. */
+  address(): AddressInfo | null {
+    const address = this.server.address();
+    return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /** Stops accepting. Resolves when the listener and every socket it accepted are closed. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close(() => resolve());
+    });
+  }
+}

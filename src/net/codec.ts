@@ -1,0 +1,47 @@
+import type { ByteBuffer } from '../core/byte-buffer.js';
+
+/** What `Connection.send()` accepts: bytes, a UTF-8 string, or parts sent as one message. */
+export type Payload = Uint8Array | string | readonly (Uint8Array | string)[];
+
+/** Where a decoder hands the messages it finds. Implemented by the connection. */
+export interface MessageSink {
+  /** One complete inbound message. */
+  deliver(message: Buffer): void;
+  /** The byte stream is malformed; the connection is closed with this error. */
+  fail(error: Error): void;
+}
+
+/** Turns a connection's inbound byte stream into messages. One per connection. */
+export interface Decoder {
+  /** Consumes one chunk read from the socket, delivering zero or more messages to `sink`. */
+  decode(chunk: Buffer, sink: MessageSink): void;
+  /** Bytes held back waiting for the rest of a message. */
+  readonly bufferedBytes: number;
+}
+
+/** A wire format: how inbound bytes become messages and how a payload is framed outbound. */
+export interface Codec {
+  readonly name: string;
+  /** A decoder for one new connection (stateless codecs may share one instance). */
+  createDecoder(): Decoder;
+  /** Appends the framed `payload` to `out`; returns the payload's size in bytes. */
+  encode(payload: Payload, out: ByteBuffer): number;
+}
+
+/** Byte length of a payload as it goes on the wire (strings as UTF-8). */
+export function payloadLength(payload: Payload): number {
+  if (typeof payload === 'string') return Buffer.byteLength(payload);
+  if (payload instanceof Uint8Array) return payload.length;
+  let n = 0;
+  for (const part of payload) n += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+  return n;
+}
+
+/** Appends a payload's bytes to `out` with no framing. */
+export function appendPayload(payload: Payload, out: ByteBuffer): void {
+  if (typeof payload === 'string' || payload instanceof Uint8Array) {
+    out.append(payload);
+  } else {
+    for (const part of payload) out.append(part);
+  }
+}

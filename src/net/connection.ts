@@ -1,0 +1,311 @@
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ByteBuffer } from '../core/byte-buffer.js';
+import type { LoopStats } from '../core/loop-stats.js';
+import type { CloseReason, ServerCallbacks } from '../callbacks.js';
+import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
+import { HandlerError } from './errors.js';
+
+/** What a connection needs from the loop that owns it. */
+export interface ConnectionHost<T> {
+  readonly callbacks: ServerCallbacks<T>;
+  readonly codec: Codec;
+  readonly stats: LoopStats;
+  /** Called once, when the socket is fully closed. */
+  connectionClosed(conn: Connection<T>, reason: CloseReason): void;
+}
+
+/** Lifecycle: open -> closing (flushing or destroying) -> closed. Never backwards. */
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+const DISPATCHING = 1 << 0; // inside a read callback: sends are flushed when it returns
+const FLUSH_SCHEDULED = 1 << 1; // a flush is queued for the end of this tick
+const AWAITING_DRAIN = 1 << 2; // the socket is backed up: keep coalescing until 'drain'
+const ERROR_REPORTED = 1 << 3; // onError fires at most once per connection
+
+const CONNECTION = Symbol('reactor-server.connection');
+type TaggedSocket = Socket & { [CONNECTION]: Connection<unknown> };
+
+/**
+ * One accepted TCP connection: the seed's ConnectionHandler, Channel and SocketHandler in one.
+ *
+ * Reads are delivered through the codec to `onMessage`. `send()` frames a payload into the
+ * output buffer; everything sent during one read callback (or one tick) leaves in a single
+ * socket write. The socket is closed exactly once, whichever path closes it, and `onClose`
+ * fires exactly once after it.
+ *
+ * Thread affinity: a connection belongs to the event loop that accepted it. Other threads
+ * reach it through that loop's Dispatcher.
+ */
+export class Connection<T = unknown> implements MessageSink {
+  /** A slot for the application's per-connection state. */
+  userData: T | undefined = undefined;
+  /** When traffic last went either way, on the `performance.now()` clock (ms). */
+  lastActiveAt: number;
+  /** Peer IP address, captured at accept time so it survives the close. */
+  readonly remoteAddress: string;
+  /** Peer port, captured at accept time. */
+  readonly remotePort: number;
+
+  private stateValue: ConnectionState = 'open';
+  private flags = 0;
+  private closeReason: CloseReason | null = null;
+  private output: ByteBuffer | null = null;
+  private readonly decoder: Decoder;
+  private readonly afterWrite: (() => void) | undefined;
+
+  /**
+   * @param id unique within the server
+   * @param socket the accepted socket; the connection takes it over
+   * @param host the loop that owns the connection
+   */
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    private readonly host: ConnectionHost<T>,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.lastActiveAt = performance.now();
+    this.decoder = host.codec.createDecoder();
+    // Only servers that listen for send-complete pay for a per-connection write callback.
+    this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
+    (socket as TaggedSocket)[CONNECTION] = this as Connection<unknown>;
+    // Shared listener functions (found through the tag) keep per-connection closures out.
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** `open` until a close starts, `closing` while it completes, then `closed`. */
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** True while `send()` is accepted. */
+  get isOpen(): boolean {
+    return this.stateValue === 'open';
+  }
+
+  /** Bytes sent but not yet handed to the kernel (ours plus the socket's own queue). */
+  get pendingOutputBytes(): number {
+    return (this.output === null ? 0 : this.output.length) + this.socket.writableLength;
+  }
+
+  /** Bytes the decoder holds waiting for the rest of a message. */
+  get pendingInputBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
+  /**
+   * Frames `payload` with the server's codec and queues it. Sends made during one read
+   * callback, or one tick, leave together in one socket write.
+   * @returns false when the connection is no longer open (the payload is dropped)
+   * @throws RangeError when the payload cannot be framed (over 4 GiB for a 4-byte length)
+   */
+  send(payload: Payload): boolean {
+    if (this.stateValue !== 'open') return false;
+    if (this.output === null) this.output = new ByteBuffer(0, 0);
+    this.host.codec.encode(payload, this.output);
+    this.host.stats.messagesOut++;
+    // Inside a read callback the clock was just read; outside it, this send is the traffic.
+    if ((this.flags & DISPATCHING) === 0) {
+      this.lastActiveAt = performance.now();
+      if ((this.flags & FLUSH_SCHEDULED) === 0) {
+        this.flags |= FLUSH_SCHEDULED;
+        process.nextTick(flushScheduled, this);
+      }
+    }
+    return true;
+  }
+
+  /** Closes now; output not yet written is discarded. Idempotent. */
+  close(reason: CloseReason = 'closed'): void {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closing';
+    if (this.closeReason === null) this.closeReason = reason;
+    this.output = null;
+    this.socket.destroy();
+  }
+
+  /** Stops accepting sends, flushes what is queued, then closes. Idempotent. */
+  closeAfterWrite(reason: CloseReason = 'closed'): void {
+    if (this.stateValue !== 'open') return;
+    this.stateValue = 'closing';
+    this.closeReason = reason;
+    if (this.output !== null && this.output.length > 0) this.writeOutput();
+    this.socket.once('finish', onSocketFinish);
+    this.socket.end();
+  }
+
+  /** Reports `error` through `onError` (once per connection) and closes. */
+  fail(error: Error): void {
+    if (this.stateValue === 'closed') return;
+    this.reportError(error);
+    this.close('error');
+  }
+
+  /** @internal Called by the decoder for each complete message. */
+  deliver(message: Buffer): void {
+    if (this.stateValue !== 'open') return;
+    this.host.stats.messagesIn++;
+    const onMessage = this.host.callbacks.onMessage;
+    if (onMessage === undefined) return;
+    let result: void | Promise<void>;
+    try {
+      result = onMessage(this, message);
+    } catch (err) {
+      this.fail(new HandlerError('onMessage', err));
+      return;
+    }
+    if (result !== undefined) result.then(undefined, (err: unknown) => this.fail(new HandlerError('onMessage', err)));
+  }
+
+  /** @internal The idle sweep decided this connection has been silent too long. */
+  expire(idleMs: number): void {
+    if (this.stateValue === 'closed') return;
+    this.host.stats.idleClosed++;
+    const onTimeout = this.host.callbacks.onTimeout;
+    if (onTimeout !== undefined) {
+      try {
+        onTimeout(this, idleMs);
+      } catch (err) {
+        this.reportError(new HandlerError('onTimeout', err));
+      }
+    }
+    this.close('idle-timeout');
+  }
+
+  /** @internal Runs the application's onConnection; a throw closes this connection. */
+  opened(): void {
+    const onConnection = this.host.callbacks.onConnection;
+    if (onConnection === undefined) return;
+    try {
+      onConnection(this);
+    } catch (err) {
+      this.fail(new HandlerError('onConnection', err));
+    }
+  }
+
+  /** @internal */
+  handleData(chunk: Buffer): void {
+    if (this.stateValue !== 'open') return;
+    this.lastActiveAt = performance.now();
+    this.host.stats.bytesIn += chunk.length;
+    this.flags |= DISPATCHING;
+    try {
+      this.decoder.decode(chunk, this);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.flags &= ~DISPATCHING;
+    this.flush();
+  }
+
+  /** @internal */
+  handlePeerEnd(): void {
+    this.closeAfterWrite('peer-closed');
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    this.flags &= ~AWAITING_DRAIN;
+    this.flush();
+  }
+
+  /** @internal */
+  handleSocketError(error: Error): void {
+    this.reportError(error);
+    if (this.closeReason === null) this.closeReason = 'error';
+  }
+
+  /** @internal */
+  handleSocketClose(hadError: boolean): void {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closed';
+    this.output = null;
+    const reason = this.closeReason ?? (hadError ? 'error' : 'peer-closed');
+    this.closeReason = reason;
+    this.host.connectionClosed(this, reason);
+  }
+
+  /** @internal Writes queued output unless the socket is backed up. */
+  flush(): void {
+    this.flags &= ~FLUSH_SCHEDULED;
+    if (this.output === null || this.output.length === 0) return;
+    if ((this.flags & AWAITING_DRAIN) !== 0 || this.stateValue !== 'open') return;
+    this.writeOutput();
+  }
+
+  private writeOutput(): void {
+    const socket = this.socket;
+    if (socket.destroyed) {
+      this.output = null;
+      return;
+    }
+    // The storage goes to the socket with the write; the next send starts a fresh one.
+    const chunk = (this.output as ByteBuffer).detach();
+    this.host.stats.bytesOut += chunk.length;
+    if (!socket.write(chunk, this.afterWrite)) this.flags |= AWAITING_DRAIN;
+  }
+
+  private checkSendComplete(): void {
+    if (this.stateValue !== 'open' || this.pendingOutputBytes !== 0) return;
+    const onSendComplete = this.host.callbacks.onSendComplete;
+    if (onSendComplete === undefined) return;
+    try {
+      onSendComplete(this);
+    } catch (err) {
+      this.fail(new HandlerError('onSendComplete', err));
+    }
+  }
+
+  private reportError(error: Error): void {
+    if ((this.flags & ERROR_REPORTED) !== 0) return;
+    this.flags |= ERROR_REPORTED;
+    this.host.stats.errors++;
+    const onError = this.host.callbacks.onError;
+    if (onError === undefined) return;
+    try {
+      onError(this, error);
+    } catch (err) {
+      // Nothing left to close; surface it without taking the server down.
+      process.emitWarning(new HandlerError('onError', err));
+    }
+  }
+}
+
+function connectionOf(socket: Socket): Connection<unknown> {
+  return (socket as TaggedSocket)[CONNECTION];
+}
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  connectionOf(this).handleData(chunk);
+}
+
+function onSocketEnd(this: Socket): void {
+  connectionOf(this).handlePeerEnd();
+}
+
+function onSocketDrain(this: Socket): void {
+  connectionOf(this).handleDrain();
+}
+
+function onSocketError(this: Socket, error: Error): void {
+  connectionOf(this).handleSocketError(error);
+}
+
+function onSocketClose(this: Socket, hadError: boolean): void {
+  connectionOf(this).handleSocketClose(hadError);
+}
+
+function onSocketFinish(this: Socket): void {
+  // Everything we wrote has reached the kernel and our FIN is queued: release the socket.
+  this.destroy();
+}
+
+function flushScheduled(conn: Connection<unknown>): void {
+  conn.flush();
+}

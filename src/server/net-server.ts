@@ -1,0 +1,180 @@
+import type { AddressInfo, Socket } from 'node:net';
+import { Dispatcher } from '../core/dispatcher.js';
+import type { LoopStats } from '../core/loop-stats.js';
+import { Acceptor } from '../net/acceptor.js';
+import type { Codec, Payload } from '../net/codec.js';
+import { Connection, type ConnectionHost } from '../net/connection.js';
+import { ServerStateError } from '../net/errors.js';
+import type { CloseReason, ServerCallbacks } from '../callbacks.js';
+import { resolveOptions, type ServerOptions } from './options.js';
+
+export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
+  /** The application's callbacks; more can be set later with `setCallbacks()`. */
+  callbacks?: ServerCallbacks<T>;
+}
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * The orchestrator, the seed's NetServer: an Acceptor, the loop's Dispatcher, the registry of
+ * connections and the application's callbacks.
+ *
+ * ```ts
+ * const server = new NetServer({ port: 9000, callbacks: {
+ *   onMessage: (conn, msg) => conn.send(msg),
+ * }});
+ * await server.start();
+ * ```
+ */
+export class NetServer<T = unknown> implements ConnectionHost<T> {
+  readonly options: Readonly<ServerOptions>;
+  readonly dispatcher: Dispatcher;
+  readonly callbacks: ServerCallbacks<T>;
+  private readonly acceptor: Acceptor;
+  private lifecycle: Lifecycle = 'new';
+  private nextConnectionId = 1;
+  private starting: Promise<AddressInfo> | null = null;
+  private stopping: Promise<void> | null = null;
+  private listenerErrorCount = 0;
+
+  /** @throws InvalidOptionError for a bad option, UnsupportedError for reusePort where it is missing */
+  constructor(options: NetServerOptions<T> = {}) {
+    const { callbacks, ...serverOptions } = options;
+    this.options = Object.freeze(resolveOptions(serverOptions));
+    this.callbacks = { ...callbacks };
+    this.dispatcher = new Dispatcher({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
+    this.acceptor = new Acceptor(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
+  }
+
+  /** The wire format in use. */
+  get codec(): Codec {
+    return this.options.codec;
+  }
+
+  /** This loop's counters. */
+  get stats(): Readonly<LoopStats> {
+    return this.dispatcher.stats;
+  }
+
+  /** Accept errors seen by the listener (EMFILE and the like) since start. */
+  get listenerErrors(): number {
+    return this.listenerErrorCount;
+  }
+
+  /**
+   * Sets or replaces callbacks. Connections accepted before the call see the new callbacks too,
+   * except `onSendComplete`, which takes effect for connections accepted after it is set.
+   */
+  setCallbacks(callbacks: ServerCallbacks<T>): this {
+    Object.assign(this.callbacks, callbacks);
+    return this;
+  }
+
+  /**
+   * Starts listening and serving.
+   * @returns the bound address (with the real port when `port` was 0)
+   * @throws ServerStateError when already started; the listen error (EADDRINUSE, ...) otherwise
+   */
+  start(): Promise<AddressInfo> {
+    if (this.lifecycle !== 'new') {
+      return Promise.reject(new ServerStateError(`start() called on a server that is ${this.lifecycle}`));
+    }
+    this.lifecycle = 'starting';
+    this.starting = this.listenAndServe();
+    return this.starting;
+  }
+
+  /**
+   * Stops accepting, closes every connection (reason `server-stop`) and resolves when the
+   * listener and all sockets are closed and no timer or port of the server is left.
+   * Safe to call more than once; every call gets the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.stopping === null) this.stopping = this.shutdown();
+    return this.stopping;
+  }
+
+  /** The bound address while listening, else null. */
+  get address(): AddressInfo | null {
+    return this.acceptor.address();
+  }
+
+  /** True between a successful `start()` and `stop()`. */
+  get isRunning(): boolean {
+    return this.lifecycle === 'running';
+  }
+
+  /** Connections open right now. */
+  get connectionCount(): number {
+    return this.dispatcher.connectionCount;
+  }
+
+  /** The open connections. */
+  connections(): IterableIterator<Connection<T>> {
+    return this.dispatcher.connections() as IterableIterator<Connection<T>>;
+  }
+
+  /**
+   * Sends `payload` to every open connection except `except`.
+   * @returns how many connections it was queued on
+   */
+  broadcast(payload: Payload, except?: Connection<T>): number {
+    let sent = 0;
+    for (const conn of this.dispatcher.connections()) {
+      if (conn !== except && conn.send(payload)) sent++;
+    }
+    return sent;
+  }
+
+  /** @internal ConnectionHost */
+  connectionClosed(conn: Connection<T>, reason: CloseReason): void {
+    this.dispatcher.unregister(conn as Connection<unknown>);
+    const onClose = this.callbacks.onClose;
+    if (onClose === undefined) return;
+    try {
+      onClose(conn, reason);
+    } catch (err) {
+      process.emitWarning(`reactor-server: onClose threw: ${err instanceof Error ? err.stack : String(err)}`);
+    }
+  }
+
+  private accept(socket: Socket): void {
+    if (this.lifecycle !== 'running') {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection<T>(this.nextConnectionId++, socket, this);
+    this.dispatcher.register(conn as Connection<unknown>);
+    conn.opened();
+  }
+
+  private listenerError(error: Error): void {
+    this.listenerErrorCount++;
+    this.callbacks.onListenerError?.(error);
+  }
+
+  private async listenAndServe(): Promise<AddressInfo> {
+    try {
+      const address = await this.acceptor.listen();
+      // stop() may have been called while the listen was in flight: it will close the listener.
+      if (this.lifecycle === 'starting') {
+        this.dispatcher.start();
+        this.lifecycle = 'running';
+      }
+      return address;
+    } catch (err) {
+      this.lifecycle = 'stopped';
+      throw err;
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.lifecycle = 'stopping';
+    if (this.starting !== null) await this.starting.catch(() => undefined);
+    const listenerClosed = this.acceptor.close();
+    this.dispatcher.stop();
+    for (const conn of this.dispatcher.connections()) conn.close('server-stop');
+    await Promise.all([listenerClosed, this.dispatcher.whenEmpty()]);
+    this.lifecycle = 'stopped';
+  }
+}
