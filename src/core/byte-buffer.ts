@@ -66,12 +66,13 @@ export class ByteBuffer {
 
   /** The byte at `offset` from the read position. Throws RangeError past the content. */
   byteAt(offset: number): number {
-    if (offset < 0 || offset >= this.length) throw new RangeError(`offset ${offset} outside 0..${this.length - 1}`);
+    if (!isIndex(offset, this.length - 1)) throw new RangeError(`offset ${offset} outside 0..${this.length - 1}`);
     return (this.storage as Buffer)[this.readerIndex + offset] as number;
   }
 
   /** Index of `byte` in the readable bytes at or after `from`, or -1. */
   indexOf(byte: number, from = 0): number {
+    if (!Number.isInteger(from) || from < 0) throw new RangeError(`from must be an integer >= 0, got ${from}`);
     if (this.storage === null || from >= this.length) return -1;
     const at = this.storage.indexOf(byte, this.readerIndex + from);
     return at === -1 || at >= this.writerIndex ? -1 : at - this.readerIndex;
@@ -79,7 +80,7 @@ export class ByteBuffer {
 
   /** Reads a 32-bit unsigned integer at `offset` from the read position without consuming it. */
   peekUInt32(offset = 0, littleEndian = true): number {
-    if (offset < 0 || offset + 4 > this.length) throw new RangeError(`need 4 bytes at ${offset}, have ${this.length}`);
+    if (!isIndex(offset, this.length - 4)) throw new RangeError(`need 4 bytes at ${offset}, have ${this.length}`);
     const storage = this.storage as Buffer;
     const at = this.readerIndex + offset;
     return littleEndian ? storage.readUInt32LE(at) : storage.readUInt32BE(at);
@@ -87,7 +88,7 @@ export class ByteBuffer {
 
   /** Consumes `n` bytes from the front. O(1). */
   retrieve(n: number): void {
-    if (n < 0 || n > this.length) throw new RangeError(`cannot retrieve ${n} of ${this.length} bytes`);
+    if (!isIndex(n, this.length)) throw new RangeError(`cannot retrieve ${n} of ${this.length} bytes`);
     if (n === this.length) {
       this.retrieveAll();
     } else {
@@ -196,3 +197,8 @@ export class ByteBuffer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** An integer from 0 to `max`; NaN and fractions would corrupt the indices. */
+function isIndex(n: number, max: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= max;
+}

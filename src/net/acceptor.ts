@@ -75,7 +75,9 @@ export class Acceptor {
         resolve();
         return;
       }
-      this.server.close(() => resolve());
+      // net.Server's close callback runs before libuv has finished closing the handle;
+      // two loop turns always pass through libuv's close phase, after which it is gone.
+      this.server.close(() => setImmediate(() => setImmediate(resolve)));
     });
   }
 }
