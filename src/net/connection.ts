@@ -22,6 +22,15 @@ const DISPATCHING = 1 << 0; // inside a read callback: sends are flushed when it
 const FLUSH_SCHEDULED = 1 << 1; // a flush is queued for the end of this tick
 const AWAITING_DRAIN = 1 << 2; // the socket is backed up: keep coalescing until 'drain'
 const ERROR_REPORTED = 1 << 3; // onError fires at most once per connection
+const PEER_ENDED = 1 << 4; // the peer half-closed while work was in flight: close when it settles
+const ENDING = 1 << 5; // closeAfterWrite: send FIN once the output is flushed
+const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is settled
+
+/**
+ * The largest piece handed to the socket at once. A bigger output goes a piece per 'drain',
+ * so a slow but steady reader shows progress to the idle sweep (and no giant write is queued).
+ */
+const MAX_WRITE_BYTES = 256 * 1024;
 
 const CONNECTION = Symbol('reactor-server.connection');
 type TaggedSocket = Socket & { [CONNECTION]: Connection<unknown> };
@@ -51,6 +60,9 @@ export class Connection<T = unknown> implements MessageSink {
   private flags = 0;
   private closeReason: CloseReason | null = null;
   private output: ByteBuffer | null = null;
+  /** The unwritten rest of an output larger than MAX_WRITE_BYTES; written before `output`. */
+  private spill: Buffer | null = null;
+  private inFlight = 0;
   private readonly decoder: Decoder;
   private readonly afterWrite: (() => void) | undefined;
 
@@ -91,7 +103,7 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** Bytes sent but not yet handed to the kernel (ours plus the socket's own queue). */
   get pendingOutputBytes(): number {
-    return (this.output === null ? 0 : this.output.length) + this.socket.writableLength;
+    return (this.output === null ? 0 : this.output.length) + (this.spill === null ? 0 : this.spill.length) + this.socket.writableLength;
   }
 
   /** Bytes the decoder holds waiting for the rest of a message. */
@@ -123,10 +135,13 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** Closes now; output not yet written is discarded. Idempotent. */
   close(reason: CloseReason = 'closed'): void {
-    if (this.stateValue === 'closed') return;
+    if (this.stateValue === 'closed' || (this.flags & DESTROYED) !== 0) return;
     this.stateValue = 'closing';
-    if (this.closeReason === null) this.closeReason = reason;
+    // Overrides the reason of a graceful close still in progress: this is what ends it.
+    this.closeReason = reason;
+    this.flags |= DESTROYED;
     this.output = null;
+    this.spill = null;
     this.socket.destroy();
   }
 
@@ -135,9 +150,29 @@ export class Connection<T = unknown> implements MessageSink {
     if (this.stateValue !== 'open') return;
     this.stateValue = 'closing';
     this.closeReason = reason;
-    if (this.output !== null && this.output.length > 0) this.writeOutput();
-    this.socket.once('finish', onSocketFinish);
-    this.socket.end();
+    this.flags |= ENDING;
+    this.flush();
+  }
+
+  /**
+   * Notes work in flight that will still send on this connection (a task on another thread,
+   * say). A peer that half-closes meanwhile gets its replies: the close waits until every
+   * `retain()` is matched by a `release()`. A handler's returned promise is retained for you.
+   */
+  retain(): void {
+    this.inFlight++;
+  }
+
+  /** Ends one `retain()`. */
+  release(): void {
+    if (this.inFlight === 0) throw new RangeError('release() without a matching retain()');
+    this.inFlight--;
+    if (this.inFlight === 0 && (this.flags & PEER_ENDED) !== 0) this.closeAfterWrite('peer-closed');
+  }
+
+  /** Work retained and not yet released (see {@link retain}). */
+  get inFlightWork(): number {
+    return this.inFlight;
   }
 
   /** Reports `error` through `onError` (once per connection) and closes. */
@@ -160,7 +195,16 @@ export class Connection<T = unknown> implements MessageSink {
       this.fail(new HandlerError('onMessage', err));
       return;
     }
-    if (result !== undefined) result.then(undefined, (err: unknown) => this.fail(new HandlerError('onMessage', err)));
+    if (result !== undefined) {
+      this.retain();
+      result.then(
+        () => this.release(),
+        (err: unknown) => {
+          this.fail(new HandlerError('onMessage', err));
+          this.release();
+        },
+      );
+    }
   }
 
   /** @internal The idle sweep decided this connection has been silent too long. */
@@ -206,11 +250,14 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** @internal */
   handlePeerEnd(): void {
-    this.closeAfterWrite('peer-closed');
+    if (this.inFlight > 0) this.flags |= PEER_ENDED;
+    else this.closeAfterWrite('peer-closed');
   }
 
   /** @internal */
   handleDrain(): void {
+    // The peer is reading: a slow transfer is traffic, not idleness.
+    this.lastActiveAt = performance.now();
     this.flags &= ~AWAITING_DRAIN;
     this.flush();
   }
@@ -218,7 +265,7 @@ export class Connection<T = unknown> implements MessageSink {
   /** @internal */
   handleSocketError(error: Error): void {
     this.reportError(error);
-    if (this.closeReason === null) this.closeReason = 'error';
+    if ((this.flags & DESTROYED) === 0) this.closeReason = 'error';
   }
 
   /** @internal */
@@ -226,29 +273,52 @@ export class Connection<T = unknown> implements MessageSink {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
     this.output = null;
+    this.spill = null;
     const reason = this.closeReason ?? (hadError ? 'error' : 'peer-closed');
     this.closeReason = reason;
     this.host.connectionClosed(this, reason);
   }
 
-  /** @internal Writes queued output unless the socket is backed up. */
+  /**
+   * @internal Writes queued output until the socket is backed up; once everything is out and
+   * a graceful close was asked for, sends FIN.
+   */
   flush(): void {
     this.flags &= ~FLUSH_SCHEDULED;
-    if (this.output === null || this.output.length === 0) return;
-    if ((this.flags & AWAITING_DRAIN) !== 0 || this.stateValue !== 'open') return;
-    this.writeOutput();
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    while ((this.flags & AWAITING_DRAIN) === 0) {
+      const chunk = this.nextChunk();
+      if (chunk === null) break;
+      this.host.stats.bytesOut += chunk.length;
+      // Only the batch's last piece reports completion: send-complete fires once per batch.
+      if (!socket.write(chunk, this.spill === null ? this.afterWrite : undefined)) {
+        this.flags |= AWAITING_DRAIN;
+        // A transfer big enough to back up starts now, however long the handler took to make it.
+        this.lastActiveAt = performance.now();
+      }
+    }
+    if ((this.flags & ENDING) !== 0 && this.spill === null && (this.output === null || this.output.length === 0)) {
+      this.flags &= ~ENDING;
+      socket.once('finish', onSocketFinish);
+      socket.end();
+    }
   }
 
-  private writeOutput(): void {
-    const socket = this.socket;
-    if (socket.destroyed) {
-      this.output = null;
-      return;
+  /** The next piece to write, at most MAX_WRITE_BYTES; null when nothing is queued. */
+  private nextChunk(): Buffer | null {
+    let chunk = this.spill;
+    this.spill = null;
+    if (chunk === null) {
+      if (this.output === null || this.output.length === 0) return null;
+      // The storage goes to the socket with the write; the next send starts a fresh one.
+      chunk = this.output.detach();
     }
-    // The storage goes to the socket with the write; the next send starts a fresh one.
-    const chunk = (this.output as ByteBuffer).detach();
-    this.host.stats.bytesOut += chunk.length;
-    if (!socket.write(chunk, this.afterWrite)) this.flags |= AWAITING_DRAIN;
+    if (chunk.length > MAX_WRITE_BYTES) {
+      this.spill = chunk.subarray(MAX_WRITE_BYTES);
+      chunk = chunk.subarray(0, MAX_WRITE_BYTES);
+    }
+    return chunk;
   }
 
   private checkSendComplete(): void {
