@@ -14,8 +14,13 @@ export {
   InvalidOptionError,
   ServerStateError,
   UnsupportedError,
+  PoolStoppedError,
+  PoolStateError,
+  WorkerCrashError,
 } from './net/errors.js';
+export { ThreadPool, defaultPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
+export { isPoolStopping } from './pool/pool-context.js';
 export { NetServer, type NetServerOptions } from './server/net-server.js';
-export { ReactorServer, REPLY_PREFIX } from './server/reactor-server.js';
+export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
 export { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './server/options.js';
 export type * from './callbacks.js';

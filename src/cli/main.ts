@@ -18,11 +18,25 @@ function seconds(value: string): number {
   return n;
 }
 
+function positiveSeconds(value: string): number {
+  const n = seconds(value);
+  if (n === 0) throw new InvalidArgumentError('must be a number of seconds > 0 (fractions allowed).');
+  return n;
+}
+
+function count(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be an integer >= 0.');
+  return Number(value);
+}
+
 interface StartFlags {
   host: string;
   port: number;
   idleTimeout: number;
   checkInterval: number;
+  taskWorkers: number;
+  taskModule?: string;
+  taskExport: string;
 }
 
 async function start(flags: StartFlags): Promise<void> {
@@ -31,6 +45,9 @@ async function start(flags: StartFlags): Promise<void> {
     port: flags.port,
     idleTimeout: flags.idleTimeout,
     checkInterval: flags.checkInterval,
+    taskWorkers: flags.taskWorkers,
+    taskModule: flags.taskModule,
+    taskExport: flags.taskExport,
   });
   const address = await app.start();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -62,7 +79,10 @@ program
   .option('--host <host>', 'address to listen on', DEFAULT_OPTIONS.host)
   .option('-p, --port <port>', 'port to listen on (0 picks a free one)', port, DEFAULT_OPTIONS.port)
   .option('--idle-timeout <seconds>', 'close connections silent this long (0 disables)', seconds, DEFAULT_OPTIONS.idleTimeout)
-  .option('--check-interval <seconds>', 'seconds between idle checks', seconds, DEFAULT_OPTIONS.checkInterval)
+  .option('--check-interval <seconds>', 'seconds between idle checks', positiveSeconds, DEFAULT_OPTIONS.checkInterval)
+  .option('--task-workers <n>', 'worker threads for message handling (0 = inline on the event loop)', count, 0)
+  .option('--task-module <path>', 'module whose export handles each message (default: the echo)')
+  .option('--task-export <name>', 'the export of --task-module to call', 'default')
   .action(async (flags: StartFlags) => {
     try {
       await start(flags);

@@ -50,3 +50,24 @@ export class UnsupportedError extends ReactorError {
 function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/** The thread pool is stopping or stopped: the task was not run (or was cut short by a forced stop). */
+export class PoolStoppedError extends ReactorError {
+  constructor(message = 'pool stopped') {
+    super('ERR_POOL_STOPPED', message);
+  }
+}
+
+/** The thread pool was asked to do something in the wrong lifecycle state. */
+export class PoolStateError extends ReactorError {
+  constructor(message: string) {
+    super('ERR_POOL_STATE', message);
+  }
+}
+
+/** A pool worker died (uncaught error or process.exit) while running the task; it was replaced. */
+export class WorkerCrashError extends ReactorError {
+  constructor(cause: unknown) {
+    super('ERR_WORKER_CRASHED', `pool worker crashed: ${describe(cause)}`, { cause });
+  }
+}

@@ -1,12 +1,32 @@
 import type { AddressInfo } from 'node:net';
 import type { CloseReason } from '../callbacks.js';
 import type { Connection } from '../net/connection.js';
+import type { Payload } from '../net/codec.js';
+import { InvalidOptionError } from '../net/errors.js';
+import { moduleUrl } from '../pool/module-url.js';
+import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
 import { NetServer } from './net-server.js';
 import type { ServerOptions } from './options.js';
+import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
 
-/** What the default application puts in front of every reply. */
-export const REPLY_PREFIX = '[Server Reply]: ';
-const REPLY_PREFIX_BYTES = Buffer.from(REPLY_PREFIX);
+export { REPLY_PREFIX } from './reply-prefix.js';
+
+/** A message handler exported by a task module: message bytes in, reply (or nothing) out. */
+export type MessageHandler = (message: Uint8Array) => Payload | undefined | void | Promise<Payload | undefined | void>;
+
+export interface ReactorServerOptions extends Partial<ServerOptions> {
+  /**
+   * Worker threads for message handling; 0 (default) handles messages inline on the event loop,
+   * which is faster for cheap handlers (see docs/benchmarks.md).
+   */
+  taskWorkers?: number;
+  /** Module (URL or path) whose export handles each message; default: the echo. */
+  taskModule?: string | URL;
+  /** The export of `taskModule` to call. Default `"default"`. */
+  taskExport?: string;
+}
+
+const ECHO_TASK: TaskRef = { module: new URL('../pool/echo-task.js', import.meta.url) };
 
 /**
  * The application base class, the seed's ReactorServer. Override the methods you need; the
@@ -20,12 +40,27 @@ const REPLY_PREFIX_BYTES = Buffer.from(REPLY_PREFIX);
  * }
  * await new Upper({ port: 9000 }).start();
  * ```
+ *
+ * With `taskWorkers: N`, the default `processMessage` runs the handler module on a thread
+ * pool and sends each reply from the connection's own loop, in message order.
  */
 export class ReactorServer<T = unknown> {
   readonly server: NetServer<T>;
+  /** The thread pool, when `taskWorkers` > 0. */
+  readonly pool: ThreadPool | null;
+  private readonly task: TaskRef | null;
+  private inlineHandler: MessageHandler | null = null;
+  /** The last reply of each connection still waiting for its turn, to keep replies in order. */
+  private readonly replyTails = new WeakMap<Connection<T>, Promise<void>>();
 
-  constructor(options: Partial<ServerOptions> = {}) {
-    this.server = new NetServer<T>(options);
+  constructor(options: ReactorServerOptions = {}) {
+    const { taskWorkers = 0, taskModule, taskExport = 'default', ...serverOptions } = options;
+    if (!Number.isInteger(taskWorkers) || taskWorkers < 0) {
+      throw new InvalidOptionError('taskWorkers', `must be an integer >= 0, got ${taskWorkers}`);
+    }
+    this.server = new NetServer<T>(serverOptions);
+    this.task = taskModule === undefined ? (taskWorkers > 0 ? ECHO_TASK : null) : { module: moduleUrl(taskModule), name: taskExport };
+    this.pool = taskWorkers > 0 ? new ThreadPool(taskWorkers) : null;
     this.server.setCallbacks({
       onConnection: (conn) => this.onConnection(conn),
       onMessage: (conn, message) => this.processMessage(conn, message),
@@ -39,21 +74,39 @@ export class ReactorServer<T = unknown> {
     }
   }
 
-  /** Starts listening; resolves with the bound address. */
-  start(): Promise<AddressInfo> {
-    return this.server.start();
+  /** Loads the handler, starts the pool if any, then listens; resolves with the bound address. */
+  async start(): Promise<AddressInfo> {
+    if (this.pool === null && this.task !== null) this.inlineHandler = await loadHandler(this.task);
+    this.pool?.start();
+    try {
+      return await this.server.start();
+    } catch (err) {
+      await this.pool?.stop();
+      throw err;
+    }
   }
 
-  /** Closes the listener and every connection; resolves when all are closed. */
-  stop(): Promise<void> {
-    return this.server.stop();
+  /** Closes the listener and every connection, then the pool; resolves when all are closed. */
+  async stop(): Promise<void> {
+    await this.server.stop();
+    await this.pool?.stop();
   }
 
   /** A connection was accepted. */
   protected onConnection(_conn: Connection<T>): void {}
 
-  /** One inbound message. Default: reply `"[Server Reply]: " + message`. */
+  /**
+   * One inbound message. Default: the handler module on the pool or inline when configured,
+   * else the echo (`"[Server Reply]: " + message`) inline.
+   */
   protected processMessage(conn: Connection<T>, message: Buffer): void | Promise<void> {
+    if (this.pool !== null) return this.replyInOrder(conn, this.pool.run<Payload | undefined>(this.task as TaskRef, message));
+    if (this.inlineHandler !== null) {
+      const reply = this.inlineHandler(message);
+      if (reply instanceof Promise) return this.replyInOrder(conn, reply);
+      if (reply !== undefined) conn.send(reply);
+      return;
+    }
     conn.send([REPLY_PREFIX_BYTES, message]);
   }
 
@@ -68,4 +121,29 @@ export class ReactorServer<T = unknown> {
 
   /** A connection is being closed for idleness; `onClose` follows. */
   protected onTimeout(_conn: Connection<T>, _idleMs: number): void {}
+
+  /**
+   * Sends `reply` once every earlier reply on `conn` has been sent, so replies keep the order
+   * of the messages even when tasks finish out of order. The returned promise keeps a
+   * half-closed connection open until the reply is out; a rejection fails the connection.
+   */
+  private replyInOrder(conn: Connection<T>, reply: Promise<Payload | undefined | void>): Promise<void> {
+    const previous = this.replyTails.get(conn);
+    const sent = (previous === undefined ? reply : previous.then(() => reply)).then((payload) => {
+      // A connection closed meanwhile just drops it: send() returns false.
+      if (payload !== undefined) conn.send(payload);
+    });
+    // The next reply waits for this one whatever happens to it; its failure is reported once.
+    this.replyTails.set(conn, sent.catch(() => undefined));
+    return sent;
+  }
 }
+
+async function loadHandler(task: TaskRef): Promise<MessageHandler> {
+  const module = (await import(moduleUrl(task.module))) as Record<string, unknown>;
+  const name = task.name ?? 'default';
+  const handler = module[name];
+  if (typeof handler !== 'function') throw new InvalidOptionError('taskModule', `${String(task.module)} has no exported function "${name}"`);
+  return handler as MessageHandler;
+}
+

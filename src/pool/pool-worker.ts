@@ -1,0 +1,41 @@
+/**
+ * The entry module of every pool worker. Loads the task's module (once per worker), calls the
+ * named export with the arguments, and hands back the result, moving an owned byte buffer
+ * instead of copying it.
+ */
+import { move } from 'piscina';
+import { setStopFlag } from './pool-context.js';
+
+export interface WorkerTask {
+  module: string;
+  name: string;
+  args: unknown[];
+  stopFlag: Int32Array;
+}
+
+const modules = new Map<string, Record<string, unknown>>();
+
+export default async function runTask(task: WorkerTask): Promise<unknown> {
+  setStopFlag(task.stopFlag);
+  let loaded = modules.get(task.module);
+  if (loaded === undefined) {
+    loaded = (await import(task.module)) as Record<string, unknown>;
+    modules.set(task.module, loaded);
+  }
+  const fn = loaded[task.name];
+  if (typeof fn !== 'function') throw new TypeError(`${task.module} has no exported function "${task.name}"`);
+  const result: unknown = await (fn as (...args: unknown[]) => unknown)(...task.args);
+  if (!(result instanceof Uint8Array)) return result;
+  // Cloning a view clones its whole ArrayBuffer (an 8 KiB pool slab for a small Buffer):
+  // copy just the bytes when the view does not own its memory, then move instead of cloning.
+  return move(ownsItsMemory(result) ? result : new Uint8Array(result));
+}
+
+/** A view covering its whole ArrayBuffer can be transferred without exposing anything else. */
+export function ownsItsMemory(value: Uint8Array): boolean {
+  return (
+    value.buffer instanceof ArrayBuffer &&
+    value.byteOffset === 0 &&
+    value.byteLength === value.buffer.byteLength
+  );
+}

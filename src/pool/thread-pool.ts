@@ -1,0 +1,243 @@
+import { availableParallelism } from 'node:os';
+import type { TransferListItem } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { InvalidOptionError, PoolStateError, PoolStoppedError, WorkerCrashError } from '../net/errors.js';
+import { moduleUrl } from './module-url.js';
+import type { WorkerTask } from './pool-worker.js';
+
+/** A task: a function exported by a module, named by URL (or absolute path) and export name. */
+export interface TaskRef {
+  /** `import.meta.url`-style URL, a URL object, or an absolute file path. */
+  module: string | URL;
+  /** The export to call. Default `"default"`. */
+  name?: string;
+}
+
+const WORKER_ENTRY = new URL('./pool-worker.js', import.meta.url).href;
+const TRANSFER = Symbol('reactor-server.transfer');
+
+/** Marks an argument to be moved to the worker instead of copied (see {@link ThreadPool.transfer}). */
+export interface Transfer<T> {
+  readonly [TRANSFER]: true;
+  readonly value: T;
+}
+
+interface Job {
+  task: WorkerTask;
+  transferList: TransferListItem[];
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type PoolState = 'stopped' | 'running' | 'stopping';
+
+/** Half the cores, at least one: the seed's default thread count. */
+export function defaultPoolSize(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 2));
+}
+
+/**
+ * A pool of worker threads running tasks, the seed's thread_pool: `init(n)`, `start()`,
+ * `run()` returning a promise of the result, `stop()`, and `start()` again.
+ *
+ * - Tasks waiting for a worker are held here, not in the workers, so `stop()` can reject
+ *   them (`PoolStoppedError`) while the running ones finish. Running tasks see
+ *   `isPoolStopping()` turn true and may return early; `stop()` waits for them.
+ * - A task that throws rejects its promise with the worker's error (message and stack);
+ *   a worker that crashes rejects its task with `WorkerCrashError` and is replaced.
+ * - Worker lifecycle, error marshalling and crash replacement come from piscina.
+ *
+ * Thread affinity: use a pool from the thread that created it.
+ */
+export class ThreadPool {
+  private sizeValue: number;
+  private state: PoolState = 'stopped';
+  private workers: Piscina | null = null;
+  private stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  private queue: (Job | undefined)[] = [];
+  private queueHead = 0;
+  private running = 0;
+  private stopping: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+
+  /** @param size number of worker threads (default: half the cores, at least 1) */
+  constructor(size: number = defaultPoolSize()) {
+    this.sizeValue = size;
+  }
+
+  /**
+   * Moves `value` (an ArrayBuffer, or a view that covers its whole ArrayBuffer) to the worker
+   * instead of copying it; the sender's copy becomes unusable.
+   */
+  static transfer<T extends ArrayBuffer | ArrayBufferView>(value: T): Transfer<T> {
+    return { [TRANSFER]: true, value };
+  }
+
+  /** Sets the number of workers for the next `start()`. */
+  init(size: number = defaultPoolSize()): this {
+    if (this.state !== 'stopped') throw new PoolStateError(`init() called while the pool is ${this.state}`);
+    this.sizeValue = size;
+    return this;
+  }
+
+  /**
+   * Starts the workers.
+   * @throws InvalidOptionError when the size is not a positive integer
+   * @throws PoolStateError when the pool is already running or still stopping
+   */
+  start(): this {
+    if (this.state !== 'stopped') throw new PoolStateError(`start() called while the pool is ${this.state}`);
+    if (!Number.isInteger(this.sizeValue) || this.sizeValue <= 0) {
+      throw new InvalidOptionError('size', `a pool needs a positive integer number of workers, got ${this.sizeValue}`);
+    }
+    this.stopFlag = new Int32Array(new SharedArrayBuffer(4));
+    this.workers = new Piscina({
+      filename: WORKER_ENTRY,
+      minThreads: this.sizeValue,
+      maxThreads: this.sizeValue,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      // Tasks may await timers or I/O; 'async' keeps an idle worker's event loop turning.
+      atomics: 'async',
+    });
+    // A worker dying between tasks is replaced by piscina; nothing is waiting on it.
+    this.workers.on('error', () => undefined);
+    this.state = 'running';
+    return this;
+  }
+
+  /**
+   * Stops the pool: tasks still queued reject with `PoolStoppedError`, running tasks see
+   * `isPoolStopping()` and are awaited, then the workers exit. Idempotent: every call returns
+   * the same promise until the pool is started again.
+   * @param options.timeout ms to wait for running tasks before terminating their workers
+   *   (their promises then reject with `PoolStoppedError`); default: wait as long as they run
+   */
+  stop(options: { timeout?: number } = {}): Promise<void> {
+    if (this.state === 'stopped') return Promise.resolve();
+    if (this.stopping === null) this.stopping = this.shutdown(options.timeout);
+    return this.stopping;
+  }
+
+  /**
+   * Runs `task` on a worker with `args` (structured-cloned; wrap a buffer in
+   * `ThreadPool.transfer()` to move it instead).
+   * @returns the task's result (a returned Uint8Array/Buffer arrives as a Uint8Array)
+   * @rejects PoolStoppedError if the pool is not running or stops before the task starts;
+   *   the task's own error if it throws; WorkerCrashError if its worker dies
+   */
+  run<R = unknown>(task: TaskRef, ...args: unknown[]): Promise<R> {
+    if (this.state !== 'running') return Promise.reject(new PoolStoppedError(`pool is ${this.state}`));
+    const transferList: TransferListItem[] = [];
+    const cloned = args.map((arg) => unwrapTransfer(arg, transferList));
+    const module = moduleUrl(task.module);
+    return new Promise<R>((resolve, reject) => {
+      const job: Job = {
+        task: { module, name: task.name ?? 'default', args: cloned, stopFlag: this.stopFlag },
+        transferList,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      };
+      if (this.running < this.sizeValue) this.dispatch(job);
+      else this.queue.push(job);
+    });
+  }
+
+  /** Number of workers (configured, or running). */
+  get size(): number {
+    return this.sizeValue;
+  }
+
+  /** True between `start()` and `stop()`. */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Tasks waiting for a free worker. */
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Tasks running on a worker now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** The worker threads (for inspection: thread ids, resource usage). */
+  get threads(): readonly { readonly threadId: number }[] {
+    return this.workers?.threads ?? [];
+  }
+
+  private dispatch(job: Job): void {
+    this.running++;
+    (this.workers as Piscina)
+      .run(job.task, { transferList: job.transferList })
+      .then(job.resolve, (err: unknown) => job.reject(classify(err, this.state)))
+      .finally(() => this.finished());
+  }
+
+  private finished(): void {
+    this.running--;
+    if (this.state === 'running') {
+      while (this.running < this.sizeValue && this.queueHead < this.queue.length) {
+        const job = this.queue[this.queueHead] as Job;
+        this.queue[this.queueHead++] = undefined;
+        this.dispatch(job);
+      }
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+    }
+    if (this.running === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async shutdown(timeout: number | undefined): Promise<void> {
+    this.state = 'stopping';
+    Atomics.store(this.stopFlag, 0, 1);
+    const waiting = this.queue.slice(this.queueHead) as Job[];
+    this.queue = [];
+    this.queueHead = 0;
+    for (const job of waiting) job.reject(new PoolStoppedError('pool stopped before the task started'));
+    const allSettled = new Promise<void>((resolve) => {
+      if (this.running === 0) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut =
+      timeout === undefined ? null : new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)));
+    await (timedOut === null ? allSettled : Promise.race([allSettled, timedOut]));
+    clearTimeout(timer);
+    // destroy() terminates the workers; tasks still running (past the timeout) reject.
+    await (this.workers as Piscina).destroy();
+    await allSettled;
+    this.workers = null;
+    this.state = 'stopped';
+    this.stopping = null;
+  }
+}
+
+function unwrapTransfer(arg: unknown, transferList: TransferListItem[]): unknown {
+  if (typeof arg === 'object' && arg !== null && TRANSFER in arg) {
+    const value = (arg as Transfer<ArrayBuffer | ArrayBufferView>).value;
+    transferList.push((ArrayBuffer.isView(value) ? value.buffer : value) as TransferListItem);
+    return value;
+  }
+  if (arg instanceof Uint8Array && !(arg.byteOffset === 0 && arg.byteLength === arg.buffer.byteLength)) {
+    // Cloning a view clones its whole ArrayBuffer (a pool slab, a socket read buffer):
+    // copy just its bytes instead, and move the copy.
+    const copy = new Uint8Array(arg);
+    transferList.push(copy.buffer);
+    return copy;
+  }
+  return arg;
+}
+
+/** Piscina reports a dead worker with a plain Error; give it a name callers can branch on. */
+function classify(err: unknown, state: PoolState): unknown {
+  if (state === 'stopping' && err instanceof Error && /terminat/i.test(err.message)) return new PoolStoppedError('pool stopped while the task ran');
+  if (err instanceof Error && /worker exited|terminated/i.test(err.message)) return new WorkerCrashError(err);
+  return err;
+}
