@@ -135,7 +135,8 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** Closes now; output not yet written is discarded. Idempotent. */
   close(reason: CloseReason = 'closed'): void {
-    if (this.stateValue === 'closed' || (this.flags & DESTROYED) !== 0) return;
+    // Already destroyed (by us, or by a socket error whose reason stands): nothing to do.
+    if (this.stateValue === 'closed' || (this.flags & DESTROYED) !== 0 || this.socket.destroyed) return;
     this.stateValue = 'closing';
     // Overrides the reason of a graceful close still in progress: this is what ends it.
     this.closeReason = reason;

@@ -13,7 +13,8 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   callbacks?: ServerCallbacks<T>;
 }
 
-type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+/** Where a server is in its life; it only moves forward. */
+export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * The orchestrator, the seed's NetServer: an Acceptor, the loop's Dispatcher, the registry of
@@ -31,7 +32,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   readonly dispatcher: Dispatcher;
   readonly callbacks: ServerCallbacks<T>;
   private readonly acceptor: Acceptor;
-  private lifecycle: Lifecycle = 'new';
+  private lifecycle: ServerLifecycle = 'new';
   private nextConnectionId = 1;
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
@@ -97,6 +98,11 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   /** The bound address while listening, else null. */
   get address(): AddressInfo | null {
     return this.acceptor.address();
+  }
+
+  /** Where the server is in its life: new, starting, running, stopping, stopped. */
+  get state(): ServerLifecycle {
+    return this.lifecycle;
   }
 
   /** True between a successful `start()` and `stop()`. */

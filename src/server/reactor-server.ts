@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloseReason } from '../callbacks.js';
 import type { Connection } from '../net/connection.js';
 import type { Payload } from '../net/codec.js';
-import { InvalidOptionError } from '../net/errors.js';
+import { InvalidOptionError, ServerStateError } from '../net/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
 import { NetServer } from './net-server.js';
@@ -50,6 +50,7 @@ export class ReactorServer<T = unknown> {
   readonly pool: ThreadPool | null;
   private readonly task: TaskRef | null;
   private inlineHandler: MessageHandler | null = null;
+  private stopping: Promise<void> | null = null;
   /** The last reply of each connection still waiting for its turn, to keep replies in order. */
   private readonly replyTails = new WeakMap<Connection<T>, Promise<void>>();
 
@@ -74,8 +75,12 @@ export class ReactorServer<T = unknown> {
     }
   }
 
-  /** Loads the handler, starts the pool if any, then listens; resolves with the bound address. */
+  /**
+   * Loads the handler, starts the pool if any, then listens; resolves with the bound address.
+   * @throws ServerStateError when called more than once
+   */
   async start(): Promise<AddressInfo> {
+    if (this.server.state !== 'new') throw new ServerStateError(`start() called on a server that is ${this.server.state}`);
     if (this.pool === null && this.task !== null) this.inlineHandler = await loadHandler(this.task);
     this.pool?.start();
     try {
@@ -86,10 +91,13 @@ export class ReactorServer<T = unknown> {
     }
   }
 
-  /** Closes the listener and every connection, then the pool; resolves when all are closed. */
-  async stop(): Promise<void> {
-    await this.server.stop();
-    await this.pool?.stop();
+  /**
+   * Closes the listener and every connection, then the pool; resolves when all are closed.
+   * Every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.stopping === null) this.stopping = this.server.stop().then(() => this.pool?.stop());
+    return this.stopping;
   }
 
   /** A connection was accepted. */
