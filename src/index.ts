@@ -20,7 +20,17 @@ export {
 } from './net/errors.js';
 export { ThreadPool, defaultPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
-export { NetServer, type NetServerOptions, type ServerLifecycle } from './server/net-server.js';
+export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink } from './server/net-server.js';
+export {
+  ReactorGroup,
+  ReactorStartError,
+  defaultReactorCount,
+  type ReactorGroupOptions,
+  type ReactorInfo,
+  type ReactorMode,
+  type GroupStats,
+} from './reactors/reactor-group.js';
+export { loadApplication, type Application, type ApplicationExport } from './reactors/app-loader.js';
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
 export { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './server/options.js';
 export type * from './callbacks.js';

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { ReactorServer } from '../server/reactor-server.js';
+import type { AddressInfo } from 'node:net';
+import { loadApplication } from '../reactors/app-loader.js';
+import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js';
+import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,7 +32,16 @@ function count(value: string): number {
   return Number(value);
 }
 
+function workers(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be an integer >= 1 or 'auto'.");
+  return Number(value);
+}
+
 interface StartFlags {
+  workers: number | 'auto';
+  app?: string;
+  appExport: string;
   host: string;
   port: number;
   idleTimeout: number;
@@ -40,7 +52,7 @@ interface StartFlags {
 }
 
 async function start(flags: StartFlags): Promise<void> {
-  const app = new ReactorServer({
+  const options: ReactorServerOptions = {
     host: flags.host,
     port: flags.port,
     idleTimeout: flags.idleTimeout,
@@ -48,10 +60,22 @@ async function start(flags: StartFlags): Promise<void> {
     taskWorkers: flags.taskWorkers,
     taskModule: flags.taskModule,
     taskExport: flags.taskExport,
-  });
+  };
+  const count = flags.workers === 'auto' ? defaultReactorCount() : flags.workers;
+  let app: { start(): Promise<AddressInfo>; stop(): Promise<void> };
+  let shape: string;
+  if (count === 1) {
+    // One reactor: the application runs right here, on this process's event loop.
+    app = await loadApplication(flags.app ?? null, options, flags.appExport);
+    shape = '1 reactor';
+  } else {
+    const group = new ReactorGroup({ ...options, workers: count, app: flags.app, appExport: flags.appExport });
+    app = group;
+    shape = `${count} reactors on ${group.mode}`;
+  }
   const address = await app.start();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  process.stdout.write(`reactor-server listening on ${host}:${address.port}\n`);
+  process.stdout.write(`reactor-server listening on ${host}:${address.port} (${shape})\n`);
 
   const stop = (signal: NodeJS.Signals): void => {
     process.stderr.write(`reactor-server: ${signal}, stopping\n`);
@@ -77,6 +101,9 @@ program
   .command('start')
   .description('run the echo server in the foreground (replies "[Server Reply]: " + message, 4-byte LE length first)')
   .option('--host <host>', 'address to listen on', DEFAULT_OPTIONS.host)
+  .option('-w, --workers <n|auto>', "sub-reactors, each with its own event loop ('auto': half the cores)", workers, 1)
+  .option('--app <module>', 'application module every reactor runs (default: the echo)')
+  .option('--app-export <name>', 'the export of --app to use', 'default')
   .option('-p, --port <port>', 'port to listen on (0 picks a free one)', port, DEFAULT_OPTIONS.port)
   .option('--idle-timeout <seconds>', 'close connections silent this long (0 disables)', seconds, DEFAULT_OPTIONS.idleTimeout)
   .option('--check-interval <seconds>', 'seconds between idle checks', positiveSeconds, DEFAULT_OPTIONS.checkInterval)

@@ -2,7 +2,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { Acceptor } from '../net/acceptor.js';
-import type { Codec, Payload } from '../net/codec.js';
+import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { ServerStateError } from '../net/errors.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
@@ -11,6 +11,18 @@ import { resolveOptions, type ServerOptions } from './options.js';
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
   callbacks?: ServerCallbacks<T>;
+  /**
+   * Connection ids are `idStart`, `idStart + idStep`, ... (default 1, 1). A ReactorGroup gives
+   * each reactor its own start so ids stay unique across reactors.
+   */
+  idStart?: number;
+  idStep?: number;
+}
+
+/** How a server reaches the other reactors of its group. Set by the group's reactor runtime. */
+export interface GroupLink {
+  /** Delivers `payload` to every connection on the other reactors. */
+  broadcast(payload: Uint8Array | string): void;
 }
 
 /** Where a server is in its life; it only moves forward. */
@@ -33,15 +45,19 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   readonly callbacks: ServerCallbacks<T>;
   private readonly acceptor: Acceptor;
   private lifecycle: ServerLifecycle = 'new';
-  private nextConnectionId = 1;
+  private nextConnectionId: number;
+  private readonly idStep: number;
+  private group: GroupLink | null = null;
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
   private listenerErrorCount = 0;
 
   /** @throws InvalidOptionError for a bad option, UnsupportedError for reusePort where it is missing */
   constructor(options: NetServerOptions<T> = {}) {
-    const { callbacks, ...serverOptions } = options;
+    const { callbacks, idStart = 1, idStep = 1, ...serverOptions } = options;
     this.options = Object.freeze(resolveOptions(serverOptions));
+    this.nextConnectionId = idStart;
+    this.idStep = idStep;
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.acceptor = new Acceptor(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
@@ -121,15 +137,27 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   }
 
   /**
-   * Sends `payload` to every open connection except `except`.
-   * @returns how many connections it was queued on
+   * Sends `payload` to every open connection except `except`, on this reactor and, in a
+   * ReactorGroup, on every other reactor too.
+   * @returns how many connections of this reactor it was queued on
    */
   broadcast(payload: Payload, except?: Connection<T>): number {
+    if (this.group !== null) this.group.broadcast(flattenPayload(payload));
+    return this.broadcastLocal(payload, except);
+  }
+
+  /** Sends `payload` to every open connection of this reactor only, except `except`. */
+  broadcastLocal(payload: Payload, except?: Connection<T>): number {
     let sent = 0;
     for (const conn of this.dispatcher.connections()) {
       if (conn !== except && conn.send(payload)) sent++;
     }
     return sent;
+  }
+
+  /** @internal Joins this server to a ReactorGroup. */
+  attachGroup(link: GroupLink): void {
+    this.group = link;
   }
 
   /** @internal ConnectionHost */
@@ -149,7 +177,8 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
       socket.destroy();
       return;
     }
-    const conn = new Connection<T>(this.nextConnectionId++, socket, this);
+    const conn = new Connection<T>(this.nextConnectionId, socket, this);
+    this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
     conn.opened();
   }

@@ -5,8 +5,7 @@ import type { Payload } from '../net/codec.js';
 import { InvalidOptionError, ServerStateError } from '../net/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
-import { NetServer } from './net-server.js';
-import type { ServerOptions } from './options.js';
+import { NetServer, type NetServerOptions } from './net-server.js';
 import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
 
 export { REPLY_PREFIX } from './reply-prefix.js';
@@ -14,7 +13,7 @@ export { REPLY_PREFIX } from './reply-prefix.js';
 /** A message handler exported by a task module: message bytes in, reply (or nothing) out. */
 export type MessageHandler = (message: Uint8Array) => Payload | undefined | void | Promise<Payload | undefined | void>;
 
-export interface ReactorServerOptions extends Partial<ServerOptions> {
+export interface ReactorServerOptions extends Omit<NetServerOptions, 'callbacks'> {
   /**
    * Worker threads for message handling; 0 (default) handles messages inline on the event loop,
    * which is faster for cheap handlers (see docs/benchmarks.md).

@@ -1,0 +1,31 @@
+import type { LoopStats } from '../core/loop-stats.js';
+import type { ReactorServerOptions } from '../server/reactor-server.js';
+
+/** What a sub-reactor is told to run. Everything in it survives structured cloning. */
+export interface SubReactorConfig {
+  /** 0-based position of this reactor in the group. */
+  index: number;
+  /** Reactors in the group (connection ids step by this, so they are unique group-wide). */
+  count: number;
+  /** The application module, or null for the default echo. */
+  app: string | null;
+  appExport: string;
+  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep'>;
+}
+
+/** Supervisor to sub-reactor. */
+export type ToReactor =
+  | { t: 'start'; config: SubReactorConfig }
+  | { t: 'broadcast'; payload: Uint8Array | string }
+  | { t: 'stats'; requestId: number }
+  | { t: 'stop' };
+
+/** Sub-reactor to supervisor. */
+export type FromReactor =
+  /** Listening for the supervisor: messages sent to a process before it listens are lost. */
+  | { t: 'hello' }
+  | { t: 'ready'; address: string; family: string; port: number }
+  | { t: 'failed'; message: string; code: string | undefined }
+  | { t: 'broadcast'; payload: Uint8Array | string }
+  | { t: 'stats'; requestId: number; stats: LoopStats }
+  | { t: 'stopped' };

@@ -1,0 +1,287 @@
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { emptyStats, type LoopStats } from '../core/loop-stats.js';
+import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
+import { supportsReusePort } from '../net/platform.js';
+import { flattenPayload, type Payload } from '../net/codec.js';
+import { moduleUrl } from '../pool/module-url.js';
+import type { ReactorServerOptions } from '../server/reactor-server.js';
+import type { FromReactor, SubReactorConfig } from './messages.js';
+import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
+
+/** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
+export type ReactorMode = 'threads' | 'processes';
+
+export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort'> {
+  /** Number of sub-reactors, or 'auto' for half the cores (at least 1). Default 'auto'. */
+  workers?: number | 'auto';
+  /**
+   * The application module every reactor runs (URL or path): its export is a ReactorServer
+   * subclass, a factory returning a ReactorServer or NetServer, or an object of callbacks.
+   * Default: the echo.
+   */
+  app?: string | URL;
+  /** Which export of `app`. Default `"default"`. */
+  appExport?: string;
+  /**
+   * 'threads' needs Linux and Node.js >= 22.12 (SO_REUSEPORT); 'processes' works everywhere.
+   * Default: threads where supported, else processes.
+   */
+  mode?: ReactorMode | 'auto';
+  /** A sub-reactor ended unexpectedly; it is being replaced. Default: a line on stderr. */
+  onReactorExit?: (reactor: ReactorInfo, code: number | null) => void;
+}
+
+/** One sub-reactor as the supervisor sees it. */
+export interface ReactorInfo {
+  index: number;
+  kind: 'thread' | 'process';
+  /** Thread id (threads) or process id (processes). */
+  id: number;
+  /** Times this slot's reactor was replaced after dying. */
+  restarts: number;
+}
+
+export interface GroupStats {
+  total: LoopStats;
+  reactors: { reactor: ReactorInfo; stats: LoopStats }[];
+}
+
+/** A sub-reactor failed to start (bad application module, port in use, ...). */
+export class ReactorStartError extends ReactorError {
+  constructor(index: number, message: string, readonly causeCode: string | undefined) {
+    super('ERR_REACTOR_START', `sub-reactor ${index} failed to start: ${message}`);
+  }
+}
+
+interface Slot {
+  index: number;
+  link: ReactorLink;
+  restarts: number;
+  ready: boolean;
+  waiters: { resolve: (info: AddressInfo) => void; reject: (err: Error) => void }[];
+  /** Sent once the reactor says hello. */
+  pendingConfig: SubReactorConfig | null;
+}
+
+/** Half the cores, at least one: the seed's number of socket dispatchers. */
+export function defaultReactorCount(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 2));
+}
+
+const STATS_TIMEOUT_MS = 2000;
+/** How long a reactor may take to close its connections and end before it is terminated. */
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * N sub-reactors serving one address, the seed's NetServer with its socket dispatchers on
+ * worker threads. Each sub-reactor runs the application with its own event loop, Dispatcher,
+ * idle sweep and connection registry; the group supervises them, relays broadcasts between
+ * them, aggregates their stats and replaces one that dies.
+ *
+ * ```ts
+ * const group = new ReactorGroup({ workers: 2, port: 9000, app: new URL('./app.js', import.meta.url) });
+ * await group.start();
+ * ```
+ */
+export class ReactorGroup {
+  readonly mode: ReactorMode;
+  readonly size: number;
+  private readonly config: Omit<SubReactorConfig, 'index'>;
+  private readonly slots: Slot[] = [];
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private boundPort = 0;
+  private address: AddressInfo | null = null;
+  private nextRequestId = 1;
+  private readonly statsRequests = new Map<number, (stats: LoopStats) => void>();
+  private stopping: Promise<void> | null = null;
+
+  /** @throws InvalidOptionError for a bad `workers`, UnsupportedError for 'threads' where unsupported */
+  constructor(private readonly options: ReactorGroupOptions = {}) {
+    const { workers = 'auto', app, appExport = 'default', mode = 'auto', onReactorExit: _onExit, ...serverOptions } = options;
+    this.size = workers === 'auto' ? defaultReactorCount() : workers;
+    if (!Number.isInteger(this.size) || this.size < 1) throw new InvalidOptionError('workers', `must be an integer >= 1 or 'auto', got ${String(workers)}`);
+    if (mode === 'threads' && !supportsReusePort()) {
+      throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`);
+    }
+    this.mode = mode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : mode;
+    const taskModule = serverOptions.taskModule === undefined ? undefined : moduleUrl(serverOptions.taskModule);
+    this.config = {
+      count: this.size,
+      app: app === undefined ? null : moduleUrl(app),
+      appExport,
+      options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads' },
+    };
+    this.boundPort = serverOptions.port ?? 8888;
+  }
+
+  /**
+   * Starts every sub-reactor; resolves with the address once all serve.
+   * @throws ReactorStartError if a sub-reactor cannot start (the others are stopped)
+   */
+  async start(): Promise<AddressInfo> {
+    if (this.state !== 'new') throw new ServerStateError(`start() called on a group that is ${this.state}`);
+    this.state = 'starting';
+    try {
+      // With reusePort each listener binds by itself: the first one settles what port 0 means.
+      this.address = await this.spawn(0);
+      this.boundPort = this.address.port;
+      const others = Array.from({ length: this.size - 1 }, (_, i) => this.spawn(i + 1));
+      await Promise.all(others);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    if (this.state === 'starting') this.state = 'running';
+    return this.address;
+  }
+
+  /**
+   * Stops every sub-reactor (each closes its listener and connections) and resolves when all
+   * threads or processes have ended. Every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.stopping === null) this.stopping = this.shutdown();
+    return this.stopping;
+  }
+
+  /** The sub-reactors, in slot order. */
+  get reactors(): ReactorInfo[] {
+    return this.slots.map((slot) => this.info(slot));
+  }
+
+  /** Sends `payload` to every connection on every reactor. */
+  broadcast(payload: Payload): void {
+    const message = { t: 'broadcast' as const, payload: flattenPayload(payload) };
+    for (const slot of this.slots) if (slot.ready) slot.link.send(message);
+  }
+
+  /** Counters of every reactor and their sum. Reactors that do not answer in time are left out. */
+  async stats(): Promise<GroupStats> {
+    const answers = await Promise.all(this.slots.filter((slot) => slot.ready).map((slot) => this.askStats(slot)));
+    const reactors = answers.filter((answer): answer is { reactor: ReactorInfo; stats: LoopStats } => answer !== null);
+    const total = emptyStats();
+    for (const { stats } of reactors) {
+      for (const key of Object.keys(total) as (keyof LoopStats)[]) total[key] += stats[key];
+    }
+    return { total, reactors };
+  }
+
+  /**
+   * Ends sub-reactor `index` at once, as a crash would; the group replaces it.
+   * @returns the replacement, once it serves
+   */
+  async terminateReactor(index: number): Promise<ReactorInfo> {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RangeError(`no sub-reactor ${index}`);
+    const replaced = new Promise<AddressInfo>((resolve, reject) => slot.waiters.push({ resolve, reject }));
+    slot.ready = false;
+    slot.link.terminate();
+    await replaced;
+    return this.info(slot);
+  }
+
+  private info(slot: Slot): ReactorInfo {
+    return { index: slot.index, kind: slot.link.kind, id: slot.link.id, restarts: slot.restarts };
+  }
+
+  private spawn(index: number): Promise<AddressInfo> {
+    const link = this.mode === 'threads' ? spawnThread() : spawnProcess();
+    let slot = this.slots[index];
+    if (slot === undefined) {
+      slot = { index, link, restarts: 0, ready: false, waiters: [], pendingConfig: null };
+      this.slots[index] = slot;
+    } else {
+      slot.link = link;
+      slot.ready = false;
+    }
+    const current = slot;
+    const started = new Promise<AddressInfo>((resolve, reject) => current.waiters.push({ resolve, reject }));
+    link.onMessage((message) => this.onReactorMessage(current, link, message));
+    link.onExit((code) => this.onReactorExit(current, link, code));
+    // Cluster workers share the primary's listener by its listen arguments, port 0 included;
+    // reusePort listeners each bind for themselves, so after the first the real port is needed.
+    const requested = this.config.options.port ?? 8888;
+    const port = this.mode === 'processes' || this.address === null ? requested : this.boundPort;
+    current.pendingConfig = { ...this.config, index, options: { ...this.config.options, port } };
+    return started;
+  }
+
+  private onReactorMessage(slot: Slot, link: ReactorLink, message: FromReactor): void {
+    if (slot.link !== link) return;
+    switch (message.t) {
+      case 'hello':
+        if (slot.pendingConfig !== null) link.send({ t: 'start', config: slot.pendingConfig });
+        slot.pendingConfig = null;
+        break;
+      case 'ready':
+        slot.ready = true;
+        for (const waiter of slot.waiters.splice(0)) waiter.resolve({ address: message.address, family: message.family, port: message.port });
+        break;
+      case 'failed':
+        for (const waiter of slot.waiters.splice(0)) waiter.reject(new ReactorStartError(slot.index, message.message, message.code));
+        break;
+      case 'broadcast':
+        for (const other of this.slots) if (other !== slot && other.ready) other.link.send(message);
+        break;
+      case 'stats':
+        this.statsRequests.get(message.requestId)?.(message.stats);
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+
+  private onReactorExit(slot: Slot, link: ReactorLink, code: number | null): void {
+    if (slot.link !== link) return;
+    slot.ready = false;
+    if (this.state !== 'running') {
+      for (const waiter of slot.waiters.splice(0)) waiter.reject(new ReactorStartError(slot.index, `exited with code ${code}`, undefined));
+      return;
+    }
+    const reactor = this.info(slot);
+    if (this.options.onReactorExit !== undefined) this.options.onReactorExit(reactor, code);
+    else process.stderr.write(`reactor-server: sub-reactor ${slot.index} (${reactor.kind} ${reactor.id}) exited with code ${code}; replacing it\n`);
+    slot.restarts++;
+    this.spawn(slot.index).catch((err: unknown) => {
+      process.stderr.write(`reactor-server: could not replace sub-reactor ${slot.index}: ${String(err)}\n`);
+    });
+  }
+
+  private askStats(slot: Slot): Promise<{ reactor: ReactorInfo; stats: LoopStats } | null> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.statsRequests.delete(requestId);
+        resolve(null);
+      }, STATS_TIMEOUT_MS);
+      this.statsRequests.set(requestId, (stats) => {
+        clearTimeout(timer);
+        this.statsRequests.delete(requestId);
+        resolve({ reactor: this.info(slot), stats });
+      });
+      slot.link.send({ t: 'stats', requestId });
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopping';
+    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link)));
+    this.state = 'stopped';
+  }
+
+  /** Asks a reactor to stop; one that does not end in time is terminated. */
+  private async stopReactor(link: ReactorLink): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        link.terminate();
+        resolve();
+      }, STOP_TIMEOUT_MS);
+    });
+    link.send({ t: 'stop' });
+    await Promise.race([link.exited, forced]);
+    await link.exited;
+    clearTimeout(timer);
+  }
+}
