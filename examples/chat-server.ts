@@ -10,6 +10,8 @@
  *
  * Try it:
  *   npx tsc -p . && node build/examples/chat-server.js 9000
+ * or on several reactors (broadcasts cross between them):
+ *   node build/src/cli/main.js start --port 9000 --workers 2 --app build/examples/chat-server.js
  * then, in two or more other terminals:
  *   nc 127.0.0.1 9000
  * and type lines. nc prints each frame's 4-byte length header as a few odd bytes before the
@@ -40,6 +42,9 @@ export function createChatServer(options: ChatServerOptions = {}): NetServer {
   });
   return server;
 }
+
+/** As an application module every reactor of a group can run: `reactor-server start --workers 2 --app build/examples/chat-server.js`. */
+export default createChatServer;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.argv[2] ?? 9000);
