@@ -29,6 +29,12 @@ export type CloseCallback<T = unknown> = (conn: Connection<T>, reason: CloseReas
 export type ErrorCallback<T = unknown> = (conn: Connection<T>, error: Error) => void;
 /** The idle sweep is about to close this connection (the seed's timer callback); `onClose` follows. */
 export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number) => void;
+/** Pending output passed the high-water mark: reading from this connection pauses until it drains. */
+export type HighWaterCallback<T = unknown> = (conn: Connection<T>, pendingBytes: number) => void;
+/** Why a new connection was turned away. */
+export type RejectReason = 'max-connections';
+/** A new connection was closed at accept. */
+export type RejectCallback = (peer: { address: string; port: number }, reason: RejectReason) => void;
 /** The listener itself failed (for example EMFILE on accept); the server keeps accepting. */
 export type ListenerErrorCallback = (error: Error) => void;
 
@@ -40,5 +46,7 @@ export interface ServerCallbacks<T = unknown> {
   onClose?: CloseCallback<T>;
   onError?: ErrorCallback<T>;
   onTimeout?: TimeoutCallback<T>;
+  onHighWater?: HighWaterCallback<T>;
+  onConnectionRejected?: RejectCallback;
   onListenerError?: ListenerErrorCallback;
 }

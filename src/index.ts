@@ -7,6 +7,8 @@ export { Acceptor, type AcceptorOptions } from './net/acceptor.js';
 export type { Codec, Decoder, MessageSink, Payload } from './net/codec.js';
 export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
+export { LengthCodec, type ByteOrder } from './net/length-codec.js';
+export { LineCodec } from './net/line-codec.js';
 export { supportsReusePort } from './net/platform.js';
 export {
   ReactorError,
@@ -14,6 +16,10 @@ export {
   InvalidOptionError,
   ServerStateError,
   UnsupportedError,
+  ProtocolError,
+  FrameTooLargeError,
+  LineTooLongError,
+  OutputOverflowError,
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
@@ -32,5 +38,5 @@ export {
 } from './reactors/reactor-group.js';
 export { loadApplication, type Application, type ApplicationExport } from './reactors/app-loader.js';
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
-export { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './server/options.js';
+export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerOptions, type CodecName } from './server/options.js';
 export type * from './callbacks.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { loadApplication } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
-import { DEFAULT_OPTIONS } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -32,6 +32,20 @@ function count(value: string): number {
   return Number(value);
 }
 
+function bytes(value: string): number {
+  const match = /^(\d+)([kKmMgG]i?[bB]?)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError('must be a number of bytes, optionally with a K, M or G suffix (powers of 1024).');
+  const scale = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').charAt(0).toLowerCase()] ?? 1;
+  return Number(match[1]) * scale;
+}
+
+function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(allowed as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${allowed.join(', ')}.`);
+    return value as T;
+  };
+}
+
 function workers(value: string): number | 'auto' {
   if (value === 'auto') return value;
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be an integer >= 1 or 'auto'.");
@@ -40,6 +54,14 @@ function workers(value: string): number | 'auto' {
 
 interface StartFlags {
   workers: number | 'auto';
+  codec: CodecName;
+  maxMessageBytes: number;
+  byteOrder: 'little' | 'big';
+  highWaterMark: number;
+  lowWaterMark: number;
+  maxPendingOutput: number;
+  maxConnections: number;
+  drainTimeout: number;
   app?: string;
   appExport: string;
   host: string;
@@ -52,7 +74,15 @@ interface StartFlags {
 }
 
 async function start(flags: StartFlags): Promise<void> {
-  const options: ReactorServerOptions = {
+  const options: ReactorServerOptions & { codec: CodecName } = {
+    codec: flags.codec,
+    maxMessageBytes: flags.maxMessageBytes,
+    byteOrder: flags.byteOrder,
+    highWaterMark: flags.highWaterMark,
+    lowWaterMark: flags.lowWaterMark,
+    maxPendingOutput: flags.maxPendingOutput,
+    maxConnections: flags.maxConnections,
+    drainTimeout: flags.drainTimeout,
     host: flags.host,
     port: flags.port,
     idleTimeout: flags.idleTimeout,
@@ -107,6 +137,14 @@ program
   .option('-p, --port <port>', 'port to listen on (0 picks a free one)', port, DEFAULT_OPTIONS.port)
   .option('--idle-timeout <seconds>', 'close connections silent this long (0 disables)', seconds, DEFAULT_OPTIONS.idleTimeout)
   .option('--check-interval <seconds>', 'seconds between idle checks', positiveSeconds, DEFAULT_OPTIONS.checkInterval)
+  .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, choice(CODEC_NAMES), DEFAULT_OPTIONS.codec as CodecName)
+  .option('--max-message-bytes <bytes>', 'largest inbound frame (length) or line (line)', bytes, DEFAULT_OPTIONS.maxMessageBytes)
+  .option('--byte-order <order>', 'length header byte order for --codec length: little, big', choice(['little', 'big'] as const), DEFAULT_OPTIONS.byteOrder)
+  .option('--high-water-mark <bytes>', 'pending output above which a connection stops being read', bytes, DEFAULT_OPTIONS.highWaterMark)
+  .option('--low-water-mark <bytes>', 'pending output below which reading resumes', bytes, DEFAULT_OPTIONS.lowWaterMark)
+  .option('--max-pending-output <bytes>', 'pending output at which a connection is closed', bytes, DEFAULT_OPTIONS.maxPendingOutput)
+  .option('--max-connections <n>', 'open connections (per reactor) beyond which new ones are refused; 0 = no limit', count, DEFAULT_OPTIONS.maxConnections)
+  .option('--drain-timeout <seconds>', 'on SIGINT/SIGTERM, seconds to let connections finish', seconds, DEFAULT_OPTIONS.drainTimeout)
   .option('--task-workers <n>', 'worker threads for message handling (0 = inline on the event loop)', count, 0)
   .option('--task-module <path>', 'module whose export handles each message (default: the echo)')
   .option('--task-export <name>', 'the export of --task-module to call', 'default')

@@ -12,8 +12,12 @@ export interface LoopStats {
   idleClosed: number;
   /** Errors reported through `onError` (socket, protocol and handler errors). */
   errors: number;
+  /** Times a connection stopped being read because its peer did not read our output. */
+  backpressurePauses: number;
+  /** Connections closed at accept (over `maxConnections`). */
+  rejected: number;
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0 };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0 };
 }

@@ -4,13 +4,15 @@ import { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
-import { HandlerError } from './errors.js';
+import { HandlerError, OutputOverflowError } from './errors.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
   readonly callbacks: ServerCallbacks<T>;
   readonly codec: Codec;
   readonly stats: LoopStats;
+  /** Backpressure limits, in bytes of pending output. */
+  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
   /** Called once, when the socket is fully closed. */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
 }
@@ -25,6 +27,7 @@ const ERROR_REPORTED = 1 << 3; // onError fires at most once per connection
 const PEER_ENDED = 1 << 4; // the peer half-closed while work was in flight: close when it settles
 const ENDING = 1 << 5; // closeAfterWrite: send FIN once the output is flushed
 const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is settled
+const READ_PAUSED = 1 << 7; // pending output passed the high-water mark: not reading until it drains
 
 /**
  * The largest piece handed to the socket at once. A bigger output goes a piece per 'drain',
@@ -64,7 +67,8 @@ export class Connection<T = unknown> implements MessageSink {
   private spill: Buffer | null = null;
   private inFlight = 0;
   private readonly decoder: Decoder;
-  private readonly afterWrite: (() => void) | undefined;
+  /** Write callback; only created when something needs to know a write completed. */
+  private afterWrite: (() => void) | undefined;
 
   /**
    * @param id unique within the server
@@ -111,6 +115,19 @@ export class Connection<T = unknown> implements MessageSink {
     return this.decoder.bufferedBytes;
   }
 
+  /** True while reading is paused because the peer is not keeping up with our output. */
+  get isReadPaused(): boolean {
+    return (this.flags & READ_PAUSED) !== 0;
+  }
+
+  /**
+   * Open with nothing left to do: no partial input, no work in flight, no output pending.
+   * A draining server closes a connection once it stays quiescent across a read.
+   */
+  get isQuiescent(): boolean {
+    return this.stateValue === 'open' && this.inFlight === 0 && this.decoder.bufferedBytes === 0 && this.pendingOutputBytes === 0;
+  }
+
   /**
    * Frames `payload` with the server's codec and queues it. Sends made during one read
    * callback, or one tick, leave together in one socket write.
@@ -122,6 +139,11 @@ export class Connection<T = unknown> implements MessageSink {
     if (this.output === null) this.output = new ByteBuffer(0, 0);
     this.host.codec.encode(payload, this.output);
     this.host.stats.messagesOut++;
+    const pending = this.pendingOutputBytes;
+    if (pending > this.host.options.maxPendingOutput) {
+      this.fail(new OutputOverflowError(pending, this.host.options.maxPendingOutput));
+      return false;
+    }
     // Inside a read callback the clock was just read; outside it, this send is the traffic.
     if ((this.flags & DISPATCHING) === 0) {
       this.lastActiveAt = performance.now();
@@ -261,6 +283,10 @@ export class Connection<T = unknown> implements MessageSink {
     this.lastActiveAt = performance.now();
     this.flags &= ~AWAITING_DRAIN;
     this.flush();
+    if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
+      this.flags &= ~READ_PAUSED;
+      this.socket.resume();
+    }
   }
 
   /** @internal */
@@ -299,6 +325,7 @@ export class Connection<T = unknown> implements MessageSink {
         this.lastActiveAt = performance.now();
       }
     }
+    if ((this.flags & (AWAITING_DRAIN | READ_PAUSED)) === AWAITING_DRAIN) this.checkHighWater();
     if ((this.flags & ENDING) !== 0 && this.spill === null && (this.output === null || this.output.length === 0)) {
       this.flags &= ~ENDING;
       socket.once('finish', onSocketFinish);
@@ -320,6 +347,22 @@ export class Connection<T = unknown> implements MessageSink {
       chunk = chunk.subarray(0, MAX_WRITE_BYTES);
     }
     return chunk;
+  }
+
+  /** Stops reading while the peer leaves more than the high-water mark unread. */
+  private checkHighWater(): void {
+    const pending = this.pendingOutputBytes;
+    if (pending <= this.host.options.highWaterMark || this.stateValue !== 'open') return;
+    this.flags |= READ_PAUSED;
+    this.socket.pause();
+    this.host.stats.backpressurePauses++;
+    const onHighWater = this.host.callbacks.onHighWater;
+    if (onHighWater === undefined) return;
+    try {
+      onHighWater(this, pending);
+    } catch (err) {
+      this.fail(new HandlerError('onHighWater', err));
+    }
   }
 
   private checkSendComplete(): void {

@@ -71,3 +71,33 @@ export class WorkerCrashError extends ReactorError {
     super('ERR_WORKER_CRASHED', `pool worker crashed: ${describe(cause)}`, { cause });
   }
 }
+
+/** The peer broke the wire format (a frame or line over the limit, a malformed header). */
+export class ProtocolError extends ReactorError {}
+
+/** A length header announced more than `maxMessageBytes`; nothing was allocated for it. */
+export class FrameTooLargeError extends ProtocolError {
+  constructor(
+    readonly announced: number,
+    readonly limit: number,
+  ) {
+    super('ERR_FRAME_TOO_LARGE', `frame of ${announced} bytes exceeds maxMessageBytes (${limit})`);
+  }
+}
+
+/** A line grew past `maxMessageBytes` without a newline. */
+export class LineTooLongError extends ProtocolError {
+  constructor(readonly limit: number) {
+    super('ERR_LINE_TOO_LONG', `line exceeds maxMessageBytes (${limit}) without a newline`);
+  }
+}
+
+/** The peer does not read: pending output passed `maxPendingOutput`; the connection was closed. */
+export class OutputOverflowError extends ReactorError {
+  constructor(
+    readonly pending: number,
+    readonly limit: number,
+  ) {
+    super('ERR_OUTPUT_OVERFLOW', `${pending} bytes of output pending exceed maxPendingOutput (${limit})`);
+  }
+}

@@ -5,6 +5,7 @@
  */
 import { move } from 'piscina';
 import { setStopFlag } from './pool-context.js';
+import { taskFailed } from './task-failure.js';
 
 export interface WorkerTask {
   module: string;
@@ -19,12 +20,22 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   setStopFlag(task.stopFlag);
   let loaded = modules.get(task.module);
   if (loaded === undefined) {
-    loaded = (await import(task.module)) as Record<string, unknown>;
+    try {
+      loaded = (await import(task.module)) as Record<string, unknown>;
+    } catch (error) {
+      return taskFailed(error);
+    }
     modules.set(task.module, loaded);
   }
   const fn = loaded[task.name];
-  if (typeof fn !== 'function') throw new TypeError(`${task.module} has no exported function "${task.name}"`);
-  const result: unknown = await (fn as (...args: unknown[]) => unknown)(...task.args);
+  if (typeof fn !== 'function') return taskFailed(new TypeError(`${task.module} has no exported function "${task.name}"`));
+  let result: unknown;
+  try {
+    result = await (fn as (...args: unknown[]) => unknown)(...task.args);
+  } catch (error) {
+    // Returned, not thrown: piscina reports a thrown error and a dead worker alike.
+    return taskFailed(error);
+  }
   if (!(result instanceof Uint8Array)) return result;
   // Cloning a view clones its whole ArrayBuffer (an 8 KiB pool slab for a small Buffer):
   // copy just the bytes when the view does not own its memory, then move instead of cloning.
@@ -32,7 +43,7 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
 }
 
 /** A view covering its whole ArrayBuffer can be transferred without exposing anything else. */
-export function ownsItsMemory(value: Uint8Array): boolean {
+function ownsItsMemory(value: Uint8Array): boolean {
   return (
     value.buffer instanceof ArrayBuffer &&
     value.byteOffset === 0 &&

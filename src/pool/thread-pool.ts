@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import { InvalidOptionError, PoolStateError, PoolStoppedError, WorkerCrashError } from '../net/errors.js';
 import { moduleUrl } from './module-url.js';
 import type { WorkerTask } from './pool-worker.js';
+import { isTaskFailure } from './task-failure.js';
 
 /** A task: a function exported by a module, named by URL (or absolute path) and export name. */
 export interface TaskRef {
@@ -172,7 +173,11 @@ export class ThreadPool {
     this.running++;
     (this.workers as Piscina)
       .run(job.task, { transferList: job.transferList })
-      .then(job.resolve, (err: unknown) => job.reject(classify(err, this.state)))
+      .then(
+        (result: unknown) => (isTaskFailure(result) ? job.reject(result.error) : job.resolve(result)),
+        // The task's own errors come back as results: a rejection means its worker died.
+        (err: unknown) => job.reject(this.state === 'stopping' ? new PoolStoppedError('pool stopped while the task ran') : new WorkerCrashError(err)),
+      )
       .finally(() => this.finished());
   }
 
@@ -220,24 +225,15 @@ export class ThreadPool {
 }
 
 function unwrapTransfer(arg: unknown, transferList: TransferListItem[]): unknown {
-  if (typeof arg === 'object' && arg !== null && TRANSFER in arg) {
-    const value = (arg as Transfer<ArrayBuffer | ArrayBufferView>).value;
-    transferList.push((ArrayBuffer.isView(value) ? value.buffer : value) as TransferListItem);
-    return value;
-  }
-  if (arg instanceof Uint8Array && !(arg.byteOffset === 0 && arg.byteLength === arg.buffer.byteLength)) {
-    // Cloning a view clones its whole ArrayBuffer (a pool slab, a socket read buffer):
-    // copy just its bytes instead, and move the copy.
-    const copy = new Uint8Array(arg);
+  const marked = typeof arg === 'object' && arg !== null && TRANSFER in arg;
+  const value = marked ? (arg as Transfer<ArrayBuffer | ArrayBufferView>).value : arg;
+  if (ArrayBuffer.isView(value) && !(value.byteOffset === 0 && value.byteLength === value.buffer.byteLength)) {
+    // Cloning or moving a view takes its whole ArrayBuffer (a pool slab, a socket read, the
+    // rest of a bigger buffer): copy just its bytes instead, and move the copy.
+    const copy = new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
     transferList.push(copy.buffer);
     return copy;
   }
-  return arg;
-}
-
-/** Piscina reports a dead worker with a plain Error; give it a name callers can branch on. */
-function classify(err: unknown, state: PoolState): unknown {
-  if (state === 'stopping' && err instanceof Error && /terminat/i.test(err.message)) return new PoolStoppedError('pool stopped while the task ran');
-  if (err instanceof Error && /worker exited|terminated/i.test(err.message)) return new WorkerCrashError(err);
-  return err;
+  if (marked) transferList.push((ArrayBuffer.isView(value) ? value.buffer : value) as TransferListItem);
+  return value;
 }

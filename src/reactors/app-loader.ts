@@ -9,7 +9,7 @@ import { ReactorServer, type ReactorServerOptions } from '../server/reactor-serv
 export interface Application {
   readonly server: NetServer<unknown>;
   start(): Promise<AddressInfo>;
-  stop(): Promise<void>;
+  stop(options?: { drainTimeout?: number }): Promise<void>;
 }
 
 /**
@@ -56,5 +56,5 @@ function asApplication(value: unknown, app: string): Application {
 }
 
 function wrap(server: NetServer<unknown>): Application {
-  return { server, start: () => server.start(), stop: () => server.stop() };
+  return { server, start: () => server.start(), stop: (options) => server.stop(options) };
 }

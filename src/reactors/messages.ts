@@ -1,4 +1,5 @@
 import type { LoopStats } from '../core/loop-stats.js';
+import type { CodecName } from '../server/options.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 
 /** What a sub-reactor is told to run. Everything in it survives structured cloning. */
@@ -10,7 +11,8 @@ export interface SubReactorConfig {
   /** The application module, or null for the default echo. */
   app: string | null;
   appExport: string;
-  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep'>;
+  /** Codecs travel by name: a Codec object cannot cross threads. */
+  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep'> & { codec?: CodecName };
 }
 
 /** Supervisor to sub-reactor. */
@@ -18,7 +20,7 @@ export type ToReactor =
   | { t: 'start'; config: SubReactorConfig }
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number }
-  | { t: 'stop' };
+  | { t: 'stop'; drainTimeout: number | undefined };
 
 /** Sub-reactor to supervisor. */
 export type FromReactor =

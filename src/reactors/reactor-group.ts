@@ -5,6 +5,7 @@ import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } 
 import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
 import { moduleUrl } from '../pool/module-url.js';
+import { DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig } from './messages.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
@@ -13,6 +14,8 @@ import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 export type ReactorMode = 'threads' | 'processes';
 
 export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort'> {
+  /** A built-in codec by name (a Codec object cannot cross threads; an app factory can set one). */
+  codec?: CodecName;
   /** Number of sub-reactors, or 'auto' for half the cores (at least 1). Default 'auto'. */
   workers?: number | 'auto';
   /**
@@ -70,8 +73,9 @@ export function defaultReactorCount(): number {
 }
 
 const STATS_TIMEOUT_MS = 2000;
-/** How long a reactor may take to close its connections and end before it is terminated. */
-const STOP_TIMEOUT_MS = 15_000;
+/** How long past its drain deadline a reactor may take to end before it is terminated. */
+const STOP_GRACE_MS = 15_000;
+const DEFAULT_DRAIN_SECONDS = DEFAULT_OPTIONS.drainTimeout;
 
 /**
  * N sub-reactors serving one address, the seed's NetServer with its socket dispatchers on
@@ -137,11 +141,12 @@ export class ReactorGroup {
   }
 
   /**
-   * Stops every sub-reactor (each closes its listener and connections) and resolves when all
-   * threads or processes have ended. Every call returns the same promise.
+   * Stops every sub-reactor (each stops accepting, drains its connections as
+   * `NetServer.stop` does, and closes) and resolves when all threads or processes have ended.
+   * Every call returns the same promise.
    */
-  stop(): Promise<void> {
-    if (this.stopping === null) this.stopping = this.shutdown();
+  stop(options: { drainTimeout?: number } = {}): Promise<void> {
+    if (this.stopping === null) this.stopping = this.shutdown(options.drainTimeout ?? this.options.drainTimeout);
     return this.stopping;
   }
 
@@ -264,22 +269,25 @@ export class ReactorGroup {
     });
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(drainTimeout: number | undefined): Promise<void> {
     this.state = 'stopping';
-    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link)));
+    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link, drainTimeout)));
     this.state = 'stopped';
   }
 
   /** Asks a reactor to stop; one that does not end in time is terminated. */
-  private async stopReactor(link: ReactorLink): Promise<void> {
+  private async stopReactor(link: ReactorLink, drainTimeout: number | undefined): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        link.terminate();
-        resolve();
-      }, STOP_TIMEOUT_MS);
+      timer = setTimeout(
+        () => {
+          link.terminate();
+          resolve();
+        },
+        (drainTimeout ?? DEFAULT_DRAIN_SECONDS) * 1000 + STOP_GRACE_MS,
+      );
     });
-    link.send({ t: 'stop' });
+    link.send({ t: 'stop', drainTimeout });
     await Promise.race([link.exited, forced]);
     await link.exited;
     clearTimeout(timer);

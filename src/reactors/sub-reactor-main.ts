@@ -48,8 +48,8 @@ async function start(config: SubReactorConfig): Promise<void> {
   }
 }
 
-async function stop(): Promise<void> {
-  await app?.stop();
+async function stop(drainTimeout: number | undefined): Promise<void> {
+  await app?.stop({ drainTimeout });
   channel.send({ t: 'stopped' });
   channel.close();
 }
@@ -66,7 +66,7 @@ channel.onMessage((message) => {
       if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: { ...app.server.stats } });
       break;
     case 'stop':
-      void stop();
+      void stop(message.drainTimeout);
       break;
   }
 });

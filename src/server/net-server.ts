@@ -6,7 +6,7 @@ import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { ServerStateError } from '../net/errors.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
-import { resolveOptions, type ServerOptions } from './options.js';
+import { createCodec, resolveOptions, type ServerOptions } from './options.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
@@ -24,6 +24,9 @@ export interface GroupLink {
   /** Delivers `payload` to every connection on the other reactors. */
   broadcast(payload: Uint8Array | string): void;
 }
+
+/** How often a draining server looks for connections that are done. */
+const DRAIN_CHECK_MS = 20;
 
 /** Where a server is in its life; it only moves forward. */
 export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -56,6 +59,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   constructor(options: NetServerOptions<T> = {}) {
     const { callbacks, idStart = 1, idStep = 1, ...serverOptions } = options;
     this.options = Object.freeze(resolveOptions(serverOptions));
+    this.codec = createCodec(this.options);
     this.nextConnectionId = idStart;
     this.idStep = idStep;
     this.callbacks = { ...callbacks };
@@ -64,9 +68,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   }
 
   /** The wire format in use. */
-  get codec(): Codec {
-    return this.options.codec;
-  }
+  readonly codec: Codec;
 
   /** This loop's counters. */
   get stats(): Readonly<LoopStats> {
@@ -102,12 +104,17 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   }
 
   /**
-   * Stops accepting, closes every connection (reason `server-stop`) and resolves when the
-   * listener and all sockets are closed and no timer or port of the server is left.
-   * Safe to call more than once; every call gets the same promise.
+   * Graceful stop. Stops accepting at once; keeps serving the open connections and closes each
+   * (reason `server-stop`, replies flushed first) as soon as it has nothing left to do: no
+   * partial message, no work in flight, no output pending, and nothing new read since the
+   * previous check. At the deadline the rest are closed. Resolves when the listener and all
+   * sockets are closed and no timer or port of the server is left. Every call gets the same
+   * promise.
+   * @param options.drainTimeout seconds to let connections finish (default: the server's
+   *   `drainTimeout`, 10 s); 0 closes every connection at once
    */
-  stop(): Promise<void> {
-    if (this.stopping === null) this.stopping = this.shutdown();
+  stop(options: { drainTimeout?: number } = {}): Promise<void> {
+    if (this.stopping === null) this.stopping = this.shutdown(options.drainTimeout ?? this.options.drainTimeout);
     return this.stopping;
   }
 
@@ -177,10 +184,23 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
       socket.destroy();
       return;
     }
+    const { maxConnections } = this.options;
+    if (maxConnections > 0 && this.dispatcher.connectionCount >= maxConnections) {
+      this.reject(socket);
+      return;
+    }
     const conn = new Connection<T>(this.nextConnectionId, socket, this);
     this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
     conn.opened();
+  }
+
+  private reject(socket: Socket): void {
+    const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    // RST at once: the peer learns now, and no TIME_WAIT is left on our side.
+    socket.resetAndDestroy();
+    this.dispatcher.stats.rejected++;
+    this.callbacks.onConnectionRejected?.(peer, 'max-connections');
   }
 
   private listenerError(error: Error): void {
@@ -203,13 +223,43 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     }
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(drainTimeout: number): Promise<void> {
     this.lifecycle = 'stopping';
     if (this.starting !== null) await this.starting.catch(() => undefined);
     const listenerClosed = this.acceptor.close();
+    if (drainTimeout > 0 && this.dispatcher.connectionCount > 0) await this.drain(drainTimeout);
     this.dispatcher.stop();
     for (const conn of this.dispatcher.connections()) conn.close('server-stop');
     await Promise.all([listenerClosed, this.dispatcher.whenEmpty()]);
     this.lifecycle = 'stopped';
+  }
+
+  /**
+   * Closes connections as they become quiescent, until none is left or the deadline passes.
+   * A connection must look quiescent at two checks in a row with no traffic in between: the
+   * event loop reads what arrived meanwhile, so bytes sent before the stop are not cut off.
+   */
+  private drain(drainTimeout: number): Promise<void> {
+    const seenQuiet = new Map<Connection<unknown>, number>();
+    return new Promise<void>((resolve) => {
+      const deadline = setTimeout(finish, drainTimeout * 1000);
+      const sweep = setInterval(() => {
+        for (const conn of this.dispatcher.connections()) {
+          if (!conn.isQuiescent) {
+            seenQuiet.delete(conn);
+          } else if (seenQuiet.get(conn) === conn.lastActiveAt) {
+            conn.closeAfterWrite('server-stop');
+          } else {
+            seenQuiet.set(conn, conn.lastActiveAt);
+          }
+        }
+      }, DRAIN_CHECK_MS);
+      void this.dispatcher.whenEmpty().then(finish);
+      function finish(): void {
+        clearTimeout(deadline);
+        clearInterval(sweep);
+        resolve();
+      }
+    });
   }
 }

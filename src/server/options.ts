@@ -1,6 +1,12 @@
 import type { Codec } from '../net/codec.js';
 import { InvalidOptionError } from '../net/errors.js';
+import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
+import { LineCodec } from '../net/line-codec.js';
 import { SeedCodec } from '../net/seed-codec.js';
+
+/** The built-in wire formats, by name. */
+export type CodecName = 'seed' | 'length' | 'line';
+export const CODEC_NAMES: readonly CodecName[] = ['seed', 'length', 'line'];
 
 /** Everything a server can be configured with. Times are in seconds. */
 export interface ServerOptions {
@@ -10,8 +16,25 @@ export interface ServerOptions {
   port: number;
   /** Kernel accept queue length. Default 511. */
   backlog: number;
-  /** Wire format. Default: the seed's (raw in, 4-byte little-endian length + payload out). */
-  codec: Codec;
+  /**
+   * Wire format: `seed` (default: raw in, 4-byte length + payload out), `length` (4-byte
+   * length-prefixed frames both ways), `line` (newline-delimited both ways), or a Codec.
+   */
+  codec: CodecName | Codec;
+  /** Largest inbound frame (`length`) or line (`line`) in bytes; more is a protocol error. Default 1 MiB. */
+  maxMessageBytes: number;
+  /** Byte order of the `length` codec's header. Default `little`. */
+  byteOrder: ByteOrder;
+  /** Pending output above which a connection stops being read (and `onHighWater` fires). Default 1 MiB. */
+  highWaterMark: number;
+  /** Pending output below which reading resumes. Default 256 KiB. */
+  lowWaterMark: number;
+  /** Pending output at which the connection is closed with OutputOverflowError. Default 16 MiB. */
+  maxPendingOutput: number;
+  /** Open connections (per reactor) beyond which new ones are closed at once. Default 0: no limit. */
+  maxConnections: number;
+  /** Seconds `stop()` lets open connections finish before closing them. Default 10. */
+  drainTimeout: number;
   /** Seconds of silence after which a connection is closed; 0 disables. Default 300. */
   idleTimeout: number;
   /** Seconds between idle checks. Default 60. */
@@ -26,10 +49,18 @@ export interface ServerOptions {
   reusePort: boolean;
 }
 
-export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'codec'>> = Object.freeze({
+export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: '127.0.0.1',
   port: 8888,
   backlog: 511,
+  codec: 'seed' as CodecName,
+  maxMessageBytes: 1024 * 1024,
+  byteOrder: 'little' as ByteOrder,
+  highWaterMark: 1024 * 1024,
+  lowWaterMark: 256 * 1024,
+  maxPendingOutput: 16 * 1024 * 1024,
+  maxConnections: 0,
+  drainTimeout: 10,
   idleTimeout: 300,
   checkInterval: 60,
   noDelay: true,
@@ -43,14 +74,38 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'codec'>> = Object.fr
  * @throws InvalidOptionError naming the first bad option
  */
 export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOptions {
-  const resolved: ServerOptions = { ...DEFAULT_OPTIONS, codec: new SeedCodec(), ...stripUndefined(options) };
+  const resolved: ServerOptions = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
   if (typeof resolved.host !== 'string' || resolved.host === '') throw new InvalidOptionError('host', 'must be a non-empty string');
   requireInteger('port', resolved.port, 0, 65535);
   requireInteger('backlog', resolved.backlog, 1, 2 ** 31 - 1);
   requireSeconds('idleTimeout', resolved.idleTimeout, true);
   requireSeconds('checkInterval', resolved.checkInterval, false);
   requireSeconds('keepAliveInitialDelay', resolved.keepAliveInitialDelay, true);
+  requireSeconds('drainTimeout', resolved.drainTimeout, true);
+  requireInteger('maxMessageBytes', resolved.maxMessageBytes, 1, 0xffff_ffff);
+  requireInteger('maxConnections', resolved.maxConnections, 0, 2 ** 31 - 1);
+  requireInteger('maxPendingOutput', resolved.maxPendingOutput, 1, Number.MAX_SAFE_INTEGER);
+  requireInteger('highWaterMark', resolved.highWaterMark, 1, resolved.maxPendingOutput);
+  requireInteger('lowWaterMark', resolved.lowWaterMark, 0, resolved.highWaterMark);
+  if (resolved.byteOrder !== 'little' && resolved.byteOrder !== 'big') throw new InvalidOptionError('byteOrder', `must be "little" or "big", got ${String(resolved.byteOrder)}`);
+  if (typeof resolved.codec === 'string' && !CODEC_NAMES.includes(resolved.codec)) {
+    throw new InvalidOptionError('codec', `must be one of ${CODEC_NAMES.join(', ')} or a Codec, got ${resolved.codec}`);
+  }
   return resolved;
+}
+
+/** The Codec the options name (a Codec given directly is used as it is). */
+export function createCodec(options: Pick<ServerOptions, 'codec' | 'maxMessageBytes' | 'byteOrder'>): Codec {
+  const { codec } = options;
+  if (typeof codec !== 'string') return codec;
+  switch (codec) {
+    case 'seed':
+      return new SeedCodec();
+    case 'length':
+      return new LengthCodec(options.maxMessageBytes, options.byteOrder);
+    case 'line':
+      return new LineCodec(options.maxMessageBytes);
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -80,7 +80,9 @@ export class ReactorServer<T = unknown> {
    */
   async start(): Promise<AddressInfo> {
     if (this.server.state !== 'new') throw new ServerStateError(`start() called on a server that is ${this.server.state}`);
-    if (this.pool === null && this.task !== null) this.inlineHandler = await loadHandler(this.task);
+    // Loaded here in both modes, so a wrong module or export fails start(), not every message.
+    const handler = this.task === null ? null : await loadHandler(this.task);
+    if (this.pool === null) this.inlineHandler = handler;
     this.pool?.start();
     try {
       return await this.server.start();
@@ -91,11 +93,11 @@ export class ReactorServer<T = unknown> {
   }
 
   /**
-   * Closes the listener and every connection, then the pool; resolves when all are closed.
-   * Every call returns the same promise.
+   * Stops accepting, lets open connections finish (see `NetServer.stop`), then stops the pool;
+   * resolves when all is closed. Every call returns the same promise.
    */
-  stop(): Promise<void> {
-    if (this.stopping === null) this.stopping = this.server.stop().then(() => this.pool?.stop());
+  stop(options: { drainTimeout?: number } = {}): Promise<void> {
+    if (this.stopping === null) this.stopping = this.server.stop(options).then(() => this.pool?.stop());
     return this.stopping;
   }
 

@@ -124,6 +124,8 @@ describe('timeout: what counts as traffic, and how the sweep closes', () => {
       port: 0,
       idleTimeout: 0.5,
       checkInterval: 0.1,
+      // The 64 MiB reply is meant to sit in the output: lift the cap that would refuse it.
+      maxPendingOutput: 128 * 1024 * 1024,
       // One request, then one large reply that takes the slow client many seconds to read.
       callbacks: recorder.callbacks({
         onMessage: (conn) => {
@@ -178,6 +180,7 @@ describe('timeout: what counts as traffic, and how the sweep closes', () => {
       port: 0,
       idleTimeout: 0.5,
       checkInterval: 0.1,
+      maxPendingOutput: 128 * 1024 * 1024,
       callbacks: recorder.callbacks({
         // The reply is far larger than the socket buffers, and the client never reads it.
         onMessage: (conn) => {

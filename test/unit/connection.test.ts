@@ -313,8 +313,8 @@ describe('Connection onSendComplete', { timeout: 10000 }, () => {
       onMessage: (conn) => {
         conn.send(Buffer.alloc(big, 1));
         setImmediate(() => {
-          // Only meaningful if the first write is still in the socket when this one queues.
-          queuedBehind.resolve(conn.socket.writableLength);
+          // Only meaningful if the first write is still pending when this one queues.
+          queuedBehind.resolve(conn.pendingOutputBytes);
           conn.send('tail');
         });
       },
@@ -322,7 +322,7 @@ describe('Connection onSendComplete', { timeout: 10000 }, () => {
         completions.push(conn.pendingOutputBytes);
         firstDone.resolve();
       },
-    });
+    }, { maxPendingOutput: 2 * big });
     const client = await SeedClient.connect(port);
     try {
       client.socket.pause();

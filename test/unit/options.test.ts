@@ -5,6 +5,7 @@ import {
   InvalidOptionError,
   NetServer,
   SeedCodec,
+  createCodec,
   resolveOptions,
   type ServerOptions,
 } from '../../src/index.js';
@@ -35,7 +36,15 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     assert.equal(options.keepAlive, true);
     assert.equal(options.keepAliveInitialDelay, 60);
     assert.equal(options.reusePort, false);
-    assert.ok(options.codec instanceof SeedCodec);
+    assert.equal(options.codec, 'seed');
+    assert.equal(options.maxMessageBytes, 1024 * 1024);
+    assert.equal(options.byteOrder, 'little');
+    assert.equal(options.highWaterMark, 1024 * 1024);
+    assert.equal(options.lowWaterMark, 256 * 1024);
+    assert.equal(options.maxPendingOutput, 16 * 1024 * 1024);
+    assert.equal(options.maxConnections, 0);
+    assert.equal(options.drainTimeout, 10);
+    assert.ok(createCodec(options) instanceof SeedCodec);
   });
 
   it('keeps given values, and treats undefined as not given', () => {
@@ -54,7 +63,9 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     assert.equal(b.port, 8888);
     assert.equal(DEFAULT_OPTIONS.port, 8888);
     assert.ok(Object.isFrozen(DEFAULT_OPTIONS));
-    assert.notEqual(a.codec, b.codec);
+    assert.equal(a.codec, 'seed');
+    // Each server gets its own codec instance, so no decoder state can be shared.
+    assert.notEqual(createCodec(a), createCodec(b));
   });
 
   it('accepts fractional seconds, zero idleTimeout and the port range edges', () => {
@@ -83,6 +94,15 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     ['host', { host: 42 as unknown as string }],
     ['backlog', { backlog: 0 }],
     ['keepAliveInitialDelay', { keepAliveInitialDelay: -0.5 }],
+    ['codec', { codec: 'xml' as unknown as 'seed' }],
+    ['byteOrder', { byteOrder: 'middle' as unknown as 'little' }],
+    ['maxMessageBytes', { maxMessageBytes: 0 }],
+    ['maxMessageBytes', { maxMessageBytes: 2 ** 32 }],
+    ['lowWaterMark', { highWaterMark: 1000, lowWaterMark: 1001 }],
+    ['highWaterMark', { highWaterMark: 2000, maxPendingOutput: 1000 }],
+    ['maxPendingOutput', { maxPendingOutput: 0 }],
+    ['maxConnections', { maxConnections: -1 }],
+    ['drainTimeout', { drainTimeout: -1 }],
   ];
   for (const [option, options] of bad) {
     const shown = JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));

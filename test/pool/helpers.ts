@@ -1,0 +1,88 @@
+/**
+ * Shared pieces of the pool tests (no tests here; the runner only loads *.test.js).
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { PoolStoppedError, type TaskRef } from '../../src/index.js';
+
+/** The compiled task fixture module. */
+export const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
+
+/** The handler fixture module for ReactorServer. */
+export const HANDLERS = new URL('./fixtures/handlers.js', import.meta.url);
+
+export function task(name: string): TaskRef {
+  return { module: TASKS, name };
+}
+
+/** A fresh shared counter for tasks to `arrive` at. */
+export function sharedCounter(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t?: number): WaitAsyncResult }).waitAsync;
+
+/** Resolves once `counter[0] >= n` (tasks on workers arrived), without polling; rejects after `timeoutMs`. */
+export async function waitForCount(counter: Int32Array, n: number, timeoutMs = 10000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const seen = Atomics.load(counter, 0);
+    if (seen >= n) return;
+    const left = deadline - performance.now();
+    if (left <= 0) throw new Error(`only ${seen} of ${n} tasks arrived within ${timeoutMs} ms`);
+    const result = waitAsync(counter, 0, seen, left);
+    if (result.async) await result.value;
+  }
+}
+
+/** 'stopped' for a PoolStoppedError, the value otherwise; any other error propagates. */
+export function settleStopped<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => {
+      if (err instanceof PoolStoppedError && err.code === 'ERR_POOL_STOPPED') return { ok: false as const };
+      throw err;
+    },
+  );
+}
+
+/** OS threads of this process right now (Linux /proc), or null where that is not available. */
+export function osThreadCount(): number | null {
+  try {
+    const match = /^Threads:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match === null ? null : Number(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** How many of each kind of libuv resource keep the process alive right now. */
+export function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/** Resources present now beyond `before` (kind -> extra count). */
+export function extraResources(before: Map<string, number>): Map<string, number> {
+  const extra = new Map<string, number>();
+  for (const [kind, n] of activeResources()) {
+    const more = n - (before.get(kind) ?? 0);
+    if (more > 0) extra.set(kind, more);
+  }
+  return extra;
+}
+
+/**
+ * Polls `check` every 10 ms until it returns true or `timeoutMs` passed; returns its last
+ * answer. For state that settles with no event to await (OS threads joining).
+ */
+export async function settles(check: () => boolean, timeoutMs = 2000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
