@@ -20,6 +20,8 @@ export {
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,
+  RequestTimeoutError,
+  ConnectionClosedError,
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
@@ -40,3 +42,5 @@ export { loadApplication, type Application, type ApplicationExport } from './rea
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
 export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerOptions, type CodecName } from './server/options.js';
 export type * from './callbacks.js';
+export { Client, connect, type ClientOptions } from './client/client.js';
+export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './bench/load-driver.js';

@@ -8,6 +8,7 @@ import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import { REPLY_PREFIX } from '../server/reply-prefix.js';
 import { runBench, type BenchMode } from '../bench/load-driver.js';
+import { connect } from '../client/client.js';
 import { formatResult, progressLine } from '../bench/report.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -203,6 +204,33 @@ program
     if (showProgress) process.stderr.write('\n');
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
     process.exitCode = result.wrongReplies > 0 || result.errors > 0 ? 1 : 0;
+  });
+
+interface SendFlags {
+  host: string;
+  port: number;
+  codec: CodecName;
+  timeout: number;
+}
+
+program
+  .command('send')
+  .description('send one message and print the reply')
+  .argument('<message>', 'the message (UTF-8)')
+  .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
+  .option('-p, --port <port>', 'server port', port, DEFAULT_OPTIONS.port)
+  .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, choice(CODEC_NAMES), DEFAULT_OPTIONS.codec as CodecName)
+  .option('-t, --timeout <seconds>', 'seconds to wait for the reply', positiveSeconds, 5)
+  .action(async (message: string, flags: SendFlags) => {
+    try {
+      const client = await connect({ host: flags.host, port: flags.port, codec: flags.codec, connectTimeout: flags.timeout * 1000 });
+      const reply = await client.request(message, flags.timeout * 1000);
+      process.stdout.write(`${reply.toString()}\n`);
+      await client.close();
+    } catch (err) {
+      process.stderr.write(`reactor-server: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
   });
 
 await program.parseAsync();

@@ -101,3 +101,17 @@ export class OutputOverflowError extends ReactorError {
     super('ERR_OUTPUT_OVERFLOW', `${pending} bytes of output pending exceed maxPendingOutput (${limit})`);
   }
 }
+
+/** A request got no reply in time; the client connection stays usable. */
+export class RequestTimeoutError extends ReactorError {
+  constructor(readonly timeoutMs: number) {
+    super('ERR_REQUEST_TIMEOUT', `no reply within ${timeoutMs} ms`);
+  }
+}
+
+/** The connection closed (or could not be made) before the reply arrived. */
+export class ConnectionClosedError extends ReactorError {
+  constructor(message = 'connection closed before the reply arrived', options?: { cause?: unknown }) {
+    super('ERR_CONNECTION_CLOSED', message, options);
+  }
+}
