@@ -28,7 +28,7 @@ export {
 } from './net/errors.js';
 export { ThreadPool, defaultPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
-export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink } from './server/net-server.js';
+export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver } from './server/net-server.js';
 export {
   ReactorGroup,
   ReactorStartError,

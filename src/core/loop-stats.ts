@@ -16,8 +16,18 @@ export interface LoopStats {
   backpressurePauses: number;
   /** Connections closed at accept (over `maxConnections`). */
   rejected: number;
+  /** `errors`, by error code (`ECONNRESET`, `ERR_FRAME_TOO_LARGE`, `ERR_HANDLER_FAILED`, ...). */
+  errorsByCode: Record<string, number>;
+}
+
+/** Adds `stats` into `total`. */
+export function addStats(total: LoopStats, stats: LoopStats): void {
+  for (const key of Object.keys(total) as (keyof LoopStats)[]) {
+    if (key !== 'errorsByCode') total[key] += stats[key];
+  }
+  for (const [code, n] of Object.entries(stats.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0 };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0, errorsByCode: {} };
 }

@@ -15,6 +15,8 @@ export interface ConnectionHost<T> {
   readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
   /** Called once, when the socket is fully closed. */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
+  /** Called at most once per connection, with the first error it met. */
+  connectionError(conn: Connection<T>, error: Error): void;
 }
 
 /** Lifecycle: open -> closing (flushing or destroying) -> closed. Never backwards. */
@@ -379,16 +381,9 @@ export class Connection<T = unknown> implements MessageSink {
   private reportError(error: Error): void {
     if ((this.flags & ERROR_REPORTED) !== 0) return;
     this.flags |= ERROR_REPORTED;
-    this.host.stats.errors++;
-    const onError = this.host.callbacks.onError;
-    if (onError === undefined) return;
-    try {
-      onError(this, error);
-    } catch (err) {
-      // Nothing left to close; surface it without taking the server down.
-      process.emitWarning(new HandlerError('onError', err));
-    }
+    this.host.connectionError(this, error);
   }
+
 }
 
 function connectionOf(socket: Socket): Connection<unknown> {

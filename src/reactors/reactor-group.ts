@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { emptyStats, type LoopStats } from '../core/loop-stats.js';
+import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
 import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
@@ -166,9 +166,7 @@ export class ReactorGroup {
     const answers = await Promise.all(this.slots.filter((slot) => slot.ready).map((slot) => this.askStats(slot)));
     const reactors = answers.filter((answer): answer is { reactor: ReactorInfo; stats: LoopStats } => answer !== null);
     const total = emptyStats();
-    for (const { stats } of reactors) {
-      for (const key of Object.keys(total) as (keyof LoopStats)[]) total[key] += stats[key];
-    }
+    for (const { stats } of reactors) addStats(total, stats);
     return { total, reactors };
   }
 

@@ -4,8 +4,8 @@ import type { LoopStats } from '../core/loop-stats.js';
 import { Acceptor } from '../net/acceptor.js';
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
-import { ServerStateError } from '../net/errors.js';
-import type { CloseReason, ServerCallbacks } from '../callbacks.js';
+import { HandlerError, ServerStateError } from '../net/errors.js';
+import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, type ServerOptions } from './options.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
@@ -23,6 +23,21 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
 export interface GroupLink {
   /** Delivers `payload` to every connection on the other reactors. */
   broadcast(payload: Uint8Array | string): void;
+}
+
+/** Watches a server's connections come and go (logging, metrics). All methods optional. */
+export interface ServerObserver {
+  connectionOpened?(conn: Connection<unknown>): void;
+  connectionClosed?(conn: Connection<unknown>, reason: CloseReason): void;
+  connectionError?(conn: Connection<unknown>, error: Error): void;
+  connectionRejected?(peer: { address: string; port: number }, reason: RejectReason): void;
+  listenerError?(error: Error): void;
+}
+
+/** The code an error is counted under. */
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code !== '' ? code : error.name;
 }
 
 /** How often a draining server looks for connections that are done. */
@@ -51,6 +66,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   private nextConnectionId: number;
   private readonly idStep: number;
   private group: GroupLink | null = null;
+  private readonly observers: ServerObserver[] = [];
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
   private listenerErrorCount = 0;
@@ -170,6 +186,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   /** @internal ConnectionHost */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void {
     this.dispatcher.unregister(conn as Connection<unknown>);
+    for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
     if (onClose === undefined) return;
     try {
@@ -177,6 +194,32 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     } catch (err) {
       process.emitWarning(`reactor-server: onClose threw: ${err instanceof Error ? err.stack : String(err)}`);
     }
+  }
+
+  /** @internal ConnectionHost */
+  connectionError(conn: Connection<T>, error: Error): void {
+    const stats = this.dispatcher.stats;
+    stats.errors++;
+    const code = errorCode(error);
+    stats.errorsByCode[code] = (stats.errorsByCode[code] ?? 0) + 1;
+    for (const observer of this.observers) observer.connectionError?.(conn as Connection<unknown>, error);
+    const onError = this.callbacks.onError;
+    if (onError === undefined) return;
+    try {
+      onError(conn, error);
+    } catch (err) {
+      // Nothing left to close; surface it without taking the server down.
+      process.emitWarning(new HandlerError('onError', err));
+    }
+  }
+
+  /**
+   * Adds an observer of connection lifecycle events (for logging and metrics). Observers see
+   * events alongside the application's callbacks, never instead of them, and never per message.
+   */
+  addObserver(observer: ServerObserver): this {
+    this.observers.push(observer);
+    return this;
   }
 
   private accept(socket: Socket): void {
@@ -192,6 +235,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     const conn = new Connection<T>(this.nextConnectionId, socket, this);
     this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
+    for (const observer of this.observers) observer.connectionOpened?.(conn as Connection<unknown>);
     conn.opened();
   }
 
@@ -200,11 +244,13 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     // RST at once: the peer learns now, and no TIME_WAIT is left on our side.
     socket.resetAndDestroy();
     this.dispatcher.stats.rejected++;
+    for (const observer of this.observers) observer.connectionRejected?.(peer, 'max-connections');
     this.callbacks.onConnectionRejected?.(peer, 'max-connections');
   }
 
   private listenerError(error: Error): void {
     this.listenerErrorCount++;
+    for (const observer of this.observers) observer.listenerError?.(error);
     this.callbacks.onListenerError?.(error);
   }
 
