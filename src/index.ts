@@ -37,6 +37,7 @@ export {
   type ReactorInfo,
   type ReactorMode,
   type GroupStats,
+  type ReactorStats,
 } from './reactors/reactor-group.js';
 export { loadApplication, type Application, type ApplicationExport } from './reactors/app-loader.js';
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
@@ -44,3 +45,5 @@ export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerO
 export type * from './callbacks.js';
 export { Client, connect, type ClientOptions } from './client/client.js';
 export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './bench/load-driver.js';
+export { createLogger, loggingObserver, LOG_LEVELS, type LogLevel } from './ops/logging.js';
+export { createRegistry, startMetricsServer, eventLoopLagMeter, type MetricsSource, type MetricsServer, type ReactorSample } from './ops/metrics.js';

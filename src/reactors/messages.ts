@@ -1,5 +1,6 @@
 import type { LoopStats } from '../core/loop-stats.js';
 import type { CodecName } from '../server/options.js';
+import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 
 /** What a sub-reactor is told to run. Everything in it survives structured cloning. */
@@ -11,6 +12,7 @@ export interface SubReactorConfig {
   /** The application module, or null for the default echo. */
   app: string | null;
   appExport: string;
+  logLevel: LogLevel;
   /** Codecs travel by name: a Codec object cannot cross threads. */
   options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep'> & { codec?: CodecName };
 }
@@ -29,5 +31,5 @@ export type FromReactor =
   | { t: 'ready'; address: string; family: string; port: number }
   | { t: 'failed'; message: string; code: string | undefined }
   | { t: 'broadcast'; payload: Uint8Array | string }
-  | { t: 'stats'; requestId: number; stats: LoopStats }
+  | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
   | { t: 'stopped' };

@@ -6,6 +6,7 @@ import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig } from './messages.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
@@ -31,6 +32,8 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
    * Default: threads where supported, else processes.
    */
   mode?: ReactorMode | 'auto';
+  /** Log level inside each sub-reactor (connection lifecycle is logged at debug). Default: silent. */
+  logLevel?: LogLevel;
   /** A sub-reactor ended unexpectedly; it is being replaced. Default: a line on stderr. */
   onReactorExit?: (reactor: ReactorInfo, code: number | null) => void;
 }
@@ -45,9 +48,16 @@ export interface ReactorInfo {
   restarts: number;
 }
 
+export interface ReactorStats {
+  reactor: ReactorInfo;
+  stats: LoopStats;
+  /** Mean event-loop delay of that reactor since the previous stats() call, in seconds. */
+  eventLoopLagSeconds: number;
+}
+
 export interface GroupStats {
   total: LoopStats;
-  reactors: { reactor: ReactorInfo; stats: LoopStats }[];
+  reactors: ReactorStats[];
 }
 
 /** A sub-reactor failed to start (bad application module, port in use, ...). */
@@ -97,12 +107,12 @@ export class ReactorGroup {
   private boundPort = 0;
   private address: AddressInfo | null = null;
   private nextRequestId = 1;
-  private readonly statsRequests = new Map<number, (stats: LoopStats) => void>();
+  private readonly statsRequests = new Map<number, (stats: LoopStats, eventLoopLagSeconds: number) => void>();
   private stopping: Promise<void> | null = null;
 
   /** @throws InvalidOptionError for a bad `workers`, UnsupportedError for 'threads' where unsupported */
   constructor(private readonly options: ReactorGroupOptions = {}) {
-    const { workers = 'auto', app, appExport = 'default', mode = 'auto', onReactorExit: _onExit, ...serverOptions } = options;
+    const { workers = 'auto', app, appExport = 'default', mode = 'auto', logLevel = 'silent', onReactorExit: _onExit, ...serverOptions } = options;
     this.size = workers === 'auto' ? defaultReactorCount() : workers;
     if (!Number.isInteger(this.size) || this.size < 1) throw new InvalidOptionError('workers', `must be an integer >= 1 or 'auto', got ${String(workers)}`);
     if (mode === 'threads' && !supportsReusePort()) {
@@ -114,6 +124,7 @@ export class ReactorGroup {
       count: this.size,
       app: app === undefined ? null : moduleUrl(app),
       appExport,
+      logLevel,
       options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads' },
     };
     this.boundPort = serverOptions.port ?? 8888;
@@ -150,6 +161,11 @@ export class ReactorGroup {
     return this.stopping;
   }
 
+  /** True once every sub-reactor serves, until `stop()`. */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
   /** The sub-reactors, in slot order. */
   get reactors(): ReactorInfo[] {
     return this.slots.map((slot) => this.info(slot));
@@ -164,7 +180,7 @@ export class ReactorGroup {
   /** Counters of every reactor and their sum. Reactors that do not answer in time are left out. */
   async stats(): Promise<GroupStats> {
     const answers = await Promise.all(this.slots.filter((slot) => slot.ready).map((slot) => this.askStats(slot)));
-    const reactors = answers.filter((answer): answer is { reactor: ReactorInfo; stats: LoopStats } => answer !== null);
+    const reactors = answers.filter((answer): answer is ReactorStats => answer !== null);
     const total = emptyStats();
     for (const { stats } of reactors) addStats(total, stats);
     return { total, reactors };
@@ -228,7 +244,7 @@ export class ReactorGroup {
         for (const other of this.slots) if (other !== slot && other.ready) other.link.send(message);
         break;
       case 'stats':
-        this.statsRequests.get(message.requestId)?.(message.stats);
+        this.statsRequests.get(message.requestId)?.(message.stats, message.eventLoopLagSeconds);
         break;
       case 'stopped':
         break;
@@ -251,17 +267,17 @@ export class ReactorGroup {
     });
   }
 
-  private askStats(slot: Slot): Promise<{ reactor: ReactorInfo; stats: LoopStats } | null> {
+  private askStats(slot: Slot): Promise<ReactorStats | null> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.statsRequests.delete(requestId);
         resolve(null);
       }, STATS_TIMEOUT_MS);
-      this.statsRequests.set(requestId, (stats) => {
+      this.statsRequests.set(requestId, (stats, eventLoopLagSeconds) => {
         clearTimeout(timer);
         this.statsRequests.delete(requestId);
-        resolve({ reactor: this.info(slot), stats });
+        resolve({ reactor: this.info(slot), stats, eventLoopLagSeconds });
       });
       slot.link.send({ t: 'stats', requestId });
     });

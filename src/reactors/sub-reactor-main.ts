@@ -8,6 +8,8 @@ import { parentPort } from 'node:worker_threads';
 import type { Application } from './app-loader.js';
 import { loadApplication } from './app-loader.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
+import { createLogger, loggingObserver } from '../ops/logging.js';
+import { eventLoopLagMeter } from '../ops/metrics.js';
 
 interface Channel {
   send(message: FromReactor): void;
@@ -34,11 +36,13 @@ function processChannel(): Channel {
 
 const channel = parentPort !== null ? threadChannel(parentPort) : processChannel();
 let app: Application | null = null;
+const lag = eventLoopLagMeter();
 
 async function start(config: SubReactorConfig): Promise<void> {
   try {
     app = await loadApplication(config.app, { ...config.options, idStart: config.index + 1, idStep: config.count }, config.appExport);
     app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }) });
+    if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
     const address = await app.start();
     channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
   } catch (err) {
@@ -50,6 +54,7 @@ async function start(config: SubReactorConfig): Promise<void> {
 
 async function stop(drainTimeout: number | undefined): Promise<void> {
   await app?.stop({ drainTimeout });
+  lag.stop();
   channel.send({ t: 'stopped' });
   channel.close();
 }
@@ -63,7 +68,7 @@ channel.onMessage((message) => {
       app?.server.broadcastLocal(message.payload);
       break;
     case 'stats':
-      if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: { ...app.server.stats } });
+      if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: structuredClone(app.server.stats), eventLoopLagSeconds: lag.mean() });
       break;
     case 'stop':
       void stop(message.drainTimeout);

@@ -1,0 +1,46 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Argument parsers shared by flags, environment variables and string values in config files. */
+
+export function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535.');
+  return n;
+}
+
+export function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0 (fractions allowed).');
+  return n;
+}
+
+export function positiveSeconds(value: string): number {
+  const n = seconds(value);
+  if (n === 0) throw new InvalidArgumentError('must be a number of seconds > 0 (fractions allowed).');
+  return n;
+}
+
+export function count(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be an integer >= 0.');
+  return Number(value);
+}
+
+export function bytes(value: string): number {
+  const match = /^(\d+)\s*([kKmMgG]i?[bB]?)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError('must be a number of bytes, optionally with a K, M or G suffix (powers of 1024).');
+  const scale = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').charAt(0).toLowerCase()] ?? 1;
+  return Number(match[1]) * scale;
+}
+
+export function choice<T extends string>(allowed: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(allowed as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${allowed.join(', ')}.`);
+    return value as T;
+  };
+}
+
+export function workers(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be an integer >= 1 or 'auto'.");
+  return Number(value);
+}

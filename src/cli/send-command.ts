@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { connect } from '../client/client.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import * as parse from './parsers.js';
+
+interface SendFlags {
+  host: string;
+  port: number;
+  codec: CodecName;
+  timeout: number;
+}
+
+export function addSendCommand(program: Command): void {
+  program
+    .command('send')
+    .description('send one message and print the reply')
+    .argument('<message>', 'the message (UTF-8)')
+    .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
+    .option('-p, --port <port>', 'server port', parse.port, DEFAULT_OPTIONS.port)
+    .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, parse.choice(CODEC_NAMES), DEFAULT_OPTIONS.codec)
+    .option('-t, --timeout <seconds>', 'seconds to wait for the reply', parse.positiveSeconds, 5)
+    .action(async (message: string, flags: SendFlags) => {
+      try {
+        const client = await connect({ host: flags.host, port: flags.port, codec: flags.codec, connectTimeout: flags.timeout * 1000 });
+        const reply = await client.request(message, flags.timeout * 1000);
+        process.stdout.write(`${reply.toString()}\n`);
+        await client.close();
+      } catch (err) {
+        process.stderr.write(`reactor-server: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, resolveOptions, type CodecName } from '../server/options.js';
+import { ReactorError } from '../net/errors.js';
+import * as parse from './parsers.js';
+
+/**
+ * Every setting of `reactor-server start`, defined once: its flag, its environment variable,
+ * how a string becomes its value, its default, and its schema in a config file.
+ * Precedence: defaults < config file < environment < flags.
+ */
+interface Setting {
+  key: keyof StartSettings;
+  flags: string;
+  env: string;
+  description: string;
+  parse?: (value: string) => unknown;
+  default?: unknown;
+  /** The value's schema in a JSON config file. */
+  schema: z.ZodType;
+}
+
+export interface StartSettings {
+  host: string;
+  port: number;
+  workers: number | 'auto';
+  app?: string;
+  appExport: string;
+  idleTimeout: number;
+  checkInterval: number;
+  codec: CodecName;
+  maxMessageBytes: number;
+  byteOrder: 'little' | 'big';
+  highWaterMark: number;
+  lowWaterMark: number;
+  maxPendingOutput: number;
+  maxConnections: number;
+  drainTimeout: number;
+  taskWorkers: number;
+  taskModule?: string;
+  taskExport: string;
+  logLevel: LogLevel;
+  metricsPort?: number;
+  metricsHost: string;
+}
+
+const byteSize = z.union(
+  [
+  z.number().int().positive(),
+  z.string().transform((value, ctx) => {
+    try {
+      return parse.bytes(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
+  ],
+  { error: 'must be a positive integer, or a size such as "64K" or "1M"' },
+);
+const portNumber = z.number().int().min(0).max(65535);
+const name = z.string().min(1);
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'host', flags: '--host <host>', env: 'REACTOR_HOST', description: 'address to listen on', default: DEFAULT_OPTIONS.host, schema: name },
+  { key: 'port', flags: '-p, --port <port>', env: 'REACTOR_PORT', description: 'port to listen on (0 picks a free one)', parse: parse.port, default: DEFAULT_OPTIONS.port, schema: portNumber },
+  { key: 'workers', flags: '-w, --workers <n|auto>', env: 'REACTOR_WORKERS', description: "sub-reactors, each with its own event loop ('auto': half the cores)", parse: parse.workers, default: 1, schema: z.union([z.literal('auto'), z.number().int().min(1)]) },
+  { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
+  { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
+  { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: z.number().min(0) },
+  { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: z.number().positive() },
+  { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: z.enum(CODEC_NAMES) },
+  { key: 'maxMessageBytes', flags: '--max-message-bytes <bytes>', env: 'REACTOR_MAX_MESSAGE_BYTES', description: 'largest inbound frame (length) or line (line)', parse: parse.bytes, default: DEFAULT_OPTIONS.maxMessageBytes, schema: byteSize },
+  { key: 'byteOrder', flags: '--byte-order <order>', env: 'REACTOR_BYTE_ORDER', description: 'length header byte order for --codec length: little, big', parse: parse.choice(['little', 'big'] as const), default: DEFAULT_OPTIONS.byteOrder, schema: z.enum(['little', 'big']) },
+  { key: 'highWaterMark', flags: '--high-water-mark <bytes>', env: 'REACTOR_HIGH_WATER_MARK', description: 'pending output above which a connection stops being read', parse: parse.bytes, default: DEFAULT_OPTIONS.highWaterMark, schema: byteSize },
+  { key: 'lowWaterMark', flags: '--low-water-mark <bytes>', env: 'REACTOR_LOW_WATER_MARK', description: 'pending output below which reading resumes', parse: parse.bytes, default: DEFAULT_OPTIONS.lowWaterMark, schema: z.union([z.literal(0), byteSize]) },
+  { key: 'maxPendingOutput', flags: '--max-pending-output <bytes>', env: 'REACTOR_MAX_PENDING_OUTPUT', description: 'pending output at which a connection is closed', parse: parse.bytes, default: DEFAULT_OPTIONS.maxPendingOutput, schema: byteSize },
+  { key: 'maxConnections', flags: '--max-connections <n>', env: 'REACTOR_MAX_CONNECTIONS', description: 'open connections (per reactor) beyond which new ones are refused; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxConnections, schema: z.number().int().min(0) },
+  { key: 'drainTimeout', flags: '--drain-timeout <seconds>', env: 'REACTOR_DRAIN_TIMEOUT', description: 'on SIGINT/SIGTERM, seconds to let connections finish', parse: parse.seconds, default: DEFAULT_OPTIONS.drainTimeout, schema: z.number().min(0) },
+  { key: 'taskWorkers', flags: '--task-workers <n>', env: 'REACTOR_TASK_WORKERS', description: 'worker threads for message handling (0 = inline on the event loop)', parse: parse.count, default: 0, schema: z.number().int().min(0) },
+  { key: 'taskModule', flags: '--task-module <path>', env: 'REACTOR_TASK_MODULE', description: 'module whose export handles each message (default: the echo)', schema: name },
+  { key: 'taskExport', flags: '--task-export <name>', env: 'REACTOR_TASK_EXPORT', description: 'the export of --task-module to call', default: 'default', schema: name },
+  { key: 'logLevel', flags: '--log-level <level>', env: 'REACTOR_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: parse.choice(LOG_LEVELS), default: 'info', schema: z.enum(LOG_LEVELS) },
+  { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
+  { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
+];
+
+const FILE_SCHEMA = z.strictObject(Object.fromEntries(SETTINGS.map((s) => [s.key, s.schema.optional()])));
+
+/** Adds every setting, and `-c, --config`, to a command. */
+export function addStartSettings(command: Command): Command {
+  command.addOption(new Option('-c, --config <file>', 'JSON file of settings (flags and REACTOR_* variables override it)').env('REACTOR_CONFIG'));
+  for (const setting of SETTINGS) {
+    const option = new Option(setting.flags, setting.description).env(setting.env);
+    if (setting.parse !== undefined) option.argParser(setting.parse);
+    if (setting.default !== undefined) option.default(setting.default);
+    command.addOption(option);
+  }
+  // The file is read once the flags and environment are known, and only fills what they left at default.
+  command.hook('preAction', (cmd) => {
+    const file = cmd.getOptionValue('config') as string | undefined;
+    if (file === undefined) return;
+    const values = readConfigFile(file);
+    for (const [key, value] of Object.entries(values)) {
+      const source = cmd.getOptionValueSource(key);
+      if (source === undefined || source === 'default') cmd.setOptionValueWithSource(key, value, 'config');
+    }
+  });
+  return command;
+}
+
+/** One problem with a config file, naming the key. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+/** A config file that cannot be used; `problems` names each bad key and why. */
+export class ConfigFileError extends ReactorError {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super('ERR_CONFIG_INVALID', `${file}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
+  }
+}
+
+/** Checks a config file's contents: unknown keys, types and ranges, then cross-field rules. */
+export function checkConfig(raw: unknown): { values: Partial<StartSettings>; problems: ConfigProblem[] } {
+  const parsed = FILE_SCHEMA.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((issue): ConfigProblem[] => {
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ key, message: 'unknown setting' }));
+      return [{ key: issue.path.length > 0 ? issue.path.map(String).join('.') : '(file)', message: issue.message }];
+    });
+    return { values: {}, problems };
+  }
+  const values = parsed.data as Partial<StartSettings>;
+  try {
+    const { workers: _w, app: _a, appExport: _e, taskWorkers: _t, taskModule: _m, taskExport: _x, logLevel: _l, metricsPort: _p, metricsHost: _h, ...server } = values;
+    resolveOptions(server);
+  } catch (err) {
+    const option = (err as { option?: string }).option;
+    if (option === undefined) throw err;
+    return { values, problems: [{ key: option, message: (err as Error).message }] };
+  }
+  return { values, problems: [] };
+}
+
+/**
+ * Reads and checks a JSON config file.
+ * @throws ConfigFileError naming each bad key (or the file, when it cannot be read or parsed)
+ */
+export function readConfigFile(file: string): Partial<StartSettings> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigFileError(file, [{ key: '(file)', message: (err as Error).message }]);
+  }
+  const { values, problems } = checkConfig(raw);
+  if (problems.length > 0) throw new ConfigFileError(file, problems);
+  return values;
+}

@@ -1,0 +1,49 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { ServerObserver } from '../server/net-server.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * The server's logger: JSON lines on stdout, or human-readable lines when `pretty` (the CLI
+ * turns it on when stdout is a terminal).
+ */
+export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: Record<string, unknown> = {}): Logger {
+  const stream = prettyOutput ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: false });
+  return pino({ level, base: { pid: process.pid, ...bindings } }, stream);
+}
+
+/** Errors that are the peer's doing and routine on any server: logged at debug, not warn. */
+const ROUTINE = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+/** At most one listener-error line per this many ms: an accept storm must not flood the log. */
+const LISTENER_ERROR_INTERVAL_MS = 1000;
+
+/**
+ * Logs connection lifecycle at debug and problems at warn/error. Nothing is logged per message.
+ */
+export function loggingObserver(logger: Logger): ServerObserver {
+  let lastListenerError = 0;
+  let suppressed = 0;
+  return {
+    connectionOpened: (conn) => logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection opened'),
+    connectionClosed: (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed'),
+    connectionError: (conn, error) => {
+      const code = (error as { code?: string }).code ?? error.name;
+      const fields = { conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}`, code, err: error };
+      if (ROUTINE.has(code)) logger.debug(fields, 'connection error');
+      else logger.warn(fields, 'connection error');
+    },
+    connectionRejected: (peer, reason) => logger.info({ peer: `${peer.address}:${peer.port}`, reason }, 'connection rejected'),
+    listenerError: (error) => {
+      const now = Date.now();
+      if (now - lastListenerError < LISTENER_ERROR_INTERVAL_MS) {
+        suppressed++;
+        return;
+      }
+      lastListenerError = now;
+      logger.error({ err: error, suppressed }, 'accept failed; still listening');
+      suppressed = 0;
+    },
+  };
+}
