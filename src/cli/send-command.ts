@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { connect } from '../client/client.js';
+import { connect, type Client } from '../client/client.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import * as parse from './parsers.js';
 
@@ -20,14 +20,18 @@ export function addSendCommand(program: Command): void {
     .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, parse.choice(CODEC_NAMES), DEFAULT_OPTIONS.codec)
     .option('-t, --timeout <seconds>', 'seconds to wait for the reply', parse.positiveSeconds, 5)
     .action(async (message: string, flags: SendFlags) => {
+      let client: Client | null = null;
       try {
-        const client = await connect({ host: flags.host, port: flags.port, codec: flags.codec, connectTimeout: flags.timeout * 1000 });
+        client = await connect({ host: flags.host, port: flags.port, codec: flags.codec, connectTimeout: flags.timeout * 1000 });
         const reply = await client.request(message, flags.timeout * 1000);
         process.stdout.write(`${reply.toString()}\n`);
         await client.close();
       } catch (err) {
         process.stderr.write(`reactor-server: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;
+      } finally {
+        // A server that never answered must not keep this process waiting.
+        client?.destroy();
       }
     });
 }

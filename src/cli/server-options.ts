@@ -102,7 +102,8 @@ export function addStartSettings(command: Command): Command {
   command.hook('preAction', (cmd) => {
     const file = cmd.getOptionValue('config') as string | undefined;
     if (file === undefined) return;
-    const values = readConfigFile(file);
+    // Rules between settings wait for the merged values: a flag may fix what the file alone breaks.
+    const values = readConfigFile(file, false);
     for (const [key, value] of Object.entries(values)) {
       const source = cmd.getOptionValueSource(key);
       if (source === undefined || source === 'default') cmd.setOptionValueWithSource(key, value, 'config');
@@ -127,8 +128,11 @@ export class ConfigFileError extends ReactorError {
   }
 }
 
-/** Checks a config file's contents: unknown keys, types and ranges, then cross-field rules. */
-export function checkConfig(raw: unknown): { values: Partial<StartSettings>; problems: ConfigProblem[] } {
+/**
+ * Checks a config file's contents: unknown keys, types and ranges, then (with `crossCheck`)
+ * the rules between settings, taking defaults for what the file leaves out.
+ */
+export function checkConfig(raw: unknown, crossCheck = true): { values: Partial<StartSettings>; problems: ConfigProblem[] } {
   const parsed = FILE_SCHEMA.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((issue): ConfigProblem[] => {
@@ -138,6 +142,7 @@ export function checkConfig(raw: unknown): { values: Partial<StartSettings>; pro
     return { values: {}, problems };
   }
   const values = parsed.data as Partial<StartSettings>;
+  if (!crossCheck) return { values, problems: [] };
   try {
     const { workers: _w, app: _a, appExport: _e, taskWorkers: _t, taskModule: _m, taskExport: _x, logLevel: _l, metricsPort: _p, metricsHost: _h, ...server } = values;
     resolveOptions(server);
@@ -153,14 +158,14 @@ export function checkConfig(raw: unknown): { values: Partial<StartSettings>; pro
  * Reads and checks a JSON config file.
  * @throws ConfigFileError naming each bad key (or the file, when it cannot be read or parsed)
  */
-export function readConfigFile(file: string): Partial<StartSettings> {
+export function readConfigFile(file: string, crossCheck = true): Partial<StartSettings> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigFileError(file, [{ key: '(file)', message: (err as Error).message }]);
   }
-  const { values, problems } = checkConfig(raw);
+  const { values, problems } = checkConfig(raw, crossCheck);
   if (problems.length > 0) throw new ConfigFileError(file, problems);
   return values;
 }

@@ -86,7 +86,13 @@ async function start(settings: StartSettings): Promise<void> {
   }
   let metrics: MetricsServer | null = null;
   if (settings.metricsPort !== undefined) {
-    metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
+    try {
+      metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
+    } catch (err) {
+      process.stderr.write(`reactor-server: cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${err instanceof Error ? err.message : String(err)}\n`);
+      await running.stop();
+      process.exit(1);
+    }
     logger.info({ metrics: `http://${metrics.address.address}:${metrics.address.port}/metrics` }, 'metrics listening');
   }
   const { address } = running;

@@ -10,7 +10,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
  * turns it on when stdout is a terminal).
  */
 export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: Record<string, unknown> = {}): Logger {
-  const stream = prettyOutput ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: false });
+  // Synchronous writes: logs are rare (nothing per message), and none may be lost at exit.
+  const stream = prettyOutput ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true });
   return pino({ level, base: { pid: process.pid, ...bindings } }, stream);
 }
 
