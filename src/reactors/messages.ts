@@ -7,6 +7,8 @@ import type { ReactorServerOptions } from '../server/reactor-server.js';
 export interface SubReactorConfig {
   /** 0-based position of this reactor in the group. */
   index: number;
+  /** How many reactors this slot had before this one (0 for the first). */
+  generation: number;
   /** Reactors in the group (connection ids step by this, so they are unique group-wide). */
   count: number;
   /** The application module, or null for the default echo. */

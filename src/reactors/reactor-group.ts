@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
@@ -101,7 +102,7 @@ const DEFAULT_DRAIN_SECONDS = DEFAULT_OPTIONS.drainTimeout;
 export class ReactorGroup {
   readonly mode: ReactorMode;
   readonly size: number;
-  private readonly config: Omit<SubReactorConfig, 'index'>;
+  private readonly config: Omit<SubReactorConfig, 'index' | 'generation'>;
   private readonly slots: Slot[] = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
@@ -138,6 +139,11 @@ export class ReactorGroup {
     if (this.state !== 'new') throw new ServerStateError(`start() called on a group that is ${this.state}`);
     this.state = 'starting';
     try {
+      if (this.mode === 'processes' && (this.config.options.port ?? 8888) === 0) {
+        // The primary's shared listener lives only while some worker listens: if every reactor
+        // died, a replacement asking for port 0 would get a new port. Settle the port first.
+        this.config.options.port = await freePort(this.config.options.host ?? DEFAULT_OPTIONS.host);
+      }
       // With reusePort each listener binds by itself: the first one settles what port 0 means.
       this.address = await this.spawn(0);
       this.boundPort = this.address.port;
@@ -222,7 +228,7 @@ export class ReactorGroup {
     // reusePort listeners each bind for themselves, so after the first the real port is needed.
     const requested = this.config.options.port ?? 8888;
     const port = this.mode === 'processes' || this.address === null ? requested : this.boundPort;
-    current.pendingConfig = { ...this.config, index, options: { ...this.config.options, port } };
+    current.pendingConfig = { ...this.config, index, generation: current.restarts, options: { ...this.config.options, port } };
     return started;
   }
 
@@ -306,4 +312,14 @@ export class ReactorGroup {
     await link.exited;
     clearTimeout(timer);
   }
+}
+
+/** A port free right now on `host`, found by binding port 0 and letting it go. */
+async function freePort(host: string): Promise<number> {
+  const probe = net.createServer();
+  probe.listen(0, host);
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -34,13 +34,19 @@ function processChannel(): Channel {
   };
 }
 
+/** Connection ids each reactor of a slot may hand out before the slot's next generation. */
+const ID_RANGE_PER_GENERATION = 2 ** 32;
+
 const channel = parentPort !== null ? threadChannel(parentPort) : processChannel();
 let app: Application | null = null;
 const lag = eventLoopLagMeter();
 
 async function start(config: SubReactorConfig): Promise<void> {
   try {
-    app = await loadApplication(config.app, { ...config.options, idStart: config.index + 1, idStep: config.count }, config.appExport);
+    // Ids step by the group size from the slot's index, and a replacement starts in a range of
+    // its own, so an id never names two connections in the group's lifetime.
+    const idStart = config.index + 1 + config.generation * config.count * ID_RANGE_PER_GENERATION;
+    app = await loadApplication(config.app, { ...config.options, idStart, idStep: config.count }, config.appExport);
     app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }) });
     if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
     const address = await app.start();
