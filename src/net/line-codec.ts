@@ -42,12 +42,15 @@ class LineDecoder implements Decoder {
 
   decode(chunk: Buffer, sink: MessageSink): void {
     let data = chunk;
+    // The held bytes hold no newline (or they would have been delivered): search only the new ones.
+    let scanFrom = 0;
     if (this.held !== null) {
+      scanFrom = this.held.length;
       this.held.append(chunk);
       data = this.held.peek();
     }
     let start = 0;
-    for (let end = data.indexOf(NEWLINE, start); end !== -1; end = data.indexOf(NEWLINE, start)) {
+    for (let end = data.indexOf(NEWLINE, scanFrom); end !== -1; end = data.indexOf(NEWLINE, start)) {
       const stop = end > start && data[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
       if (stop - start > this.max) {
         this.held = null;
