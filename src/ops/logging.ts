@@ -26,9 +26,11 @@ const LISTENER_ERROR_INTERVAL_MS = 1000;
 export function loggingObserver(logger: Logger): ServerObserver {
   let lastListenerError = 0;
   let suppressed = 0;
+  // Checked once: below debug, opening and closing a connection costs the logger nothing.
+  const lifecycle = logger.isLevelEnabled('debug');
   return {
-    connectionOpened: (conn) => logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection opened'),
-    connectionClosed: (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed'),
+    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection opened') : undefined,
+    connectionClosed: lifecycle ? (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed') : undefined,
     connectionError: (conn, error) => {
       const code = (error as { code?: string }).code ?? error.name;
       const fields = { conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}`, code, err: error };

@@ -11,6 +11,8 @@ export interface ServerProcess {
   readonly port: number;
   /** Everything the server printed to stderr so far. */
   stderr(): string;
+  /** Everything the server printed to stdout so far (the ready line, then its JSON logs). */
+  stdout(): string;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -39,6 +41,7 @@ export async function startServerProcess(args: string[] = [], script = CLI_PATH)
     host,
     port,
     stderr: () => stderr,
+    stdout: () => stdout,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const [code] = await exited;

@@ -35,7 +35,10 @@ describe('timeout: the CLI flags --idle-timeout and --check-interval', () => {
       const code = await server.stop('SIGTERM');
       assert.equal(code, 0, `exit code on SIGTERM; stderr: ${server.stderr()}`);
     }
-    assert.match(server.stderr(), /SIGTERM, stopping/);
+    // The stop is logged (JSON on stdout when it is not a terminal), with the signal that asked for it.
+    const stopLine = server.stdout().split('\n').find((line) => line.includes('"stopping: draining connections"'));
+    assert.ok(stopLine !== undefined, `no stop line in: ${server.stdout()}`);
+    assert.equal((JSON.parse(stopLine) as { signal: string }).signal, 'SIGTERM');
   });
 
   it('keeps an idle client with --idle-timeout 0, and SIGTERM still exits 0 with the client connected', { timeout: 20_000 }, async () => {
