@@ -19,8 +19,12 @@ export type CloseReason =
 
 /** A new connection was accepted and registered. */
 export type ConnectionCallback<T = unknown> = (conn: Connection<T>) => void;
-/** One inbound message. A returned promise that rejects counts as a throwing handler. */
-export type MessageCallback<T = unknown> = (conn: Connection<T>, message: Buffer) => void | Promise<void>;
+/**
+ * One inbound message. A returned promise (any thenable) is work in flight for the connection:
+ * a half-closed peer still gets its replies, and a rejection counts as a throwing handler.
+ * Any other return value is ignored, so `(conn, msg) => conn.send(msg)` is fine.
+ */
+export type MessageCallback<T = unknown> = (conn: Connection<T>, message: Buffer) => unknown;
 /** Everything sent so far has been handed to the kernel (the seed's send-complete). */
 export type SendCompleteCallback<T = unknown> = (conn: Connection<T>) => void;
 /** The connection is gone; called exactly once per connection. */

@@ -213,14 +213,16 @@ export class Connection<T = unknown> implements MessageSink {
     this.host.stats.messagesIn++;
     const onMessage = this.host.callbacks.onMessage;
     if (onMessage === undefined) return;
-    let result: void | Promise<void>;
+    // A `void` callback may still return something (`(c, m) => c.send(m)` returns a boolean):
+    // only a thenable means work in flight.
+    let result: unknown;
     try {
       result = onMessage(this, message);
     } catch (err) {
       this.fail(new HandlerError('onMessage', err));
       return;
     }
-    if (result !== undefined) {
+    if (isThenable(result)) {
       this.retain();
       result.then(
         () => this.release(),
@@ -384,6 +386,10 @@ export class Connection<T = unknown> implements MessageSink {
     this.host.connectionError(this, error);
   }
 
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function connectionOf(socket: Socket): Connection<unknown> {
