@@ -114,7 +114,9 @@ export class ByteBuffer {
    * view (for example a pending socket write) owns that memory. The buffer starts empty.
    */
   detach(): Buffer {
-    const view = this.peek();
+    const storage = this.storage;
+    // Storage filled exactly (the usual single reply): hand it over without a new view.
+    const view = storage !== null && this.readerIndex === 0 && this.writerIndex === storage.length ? storage : this.peek();
     this.storage = null;
     this.readerIndex = this.reservedPrepend;
     this.writerIndex = this.reservedPrepend;
