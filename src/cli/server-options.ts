@@ -26,6 +26,7 @@ export interface StartSettings {
   host: string;
   port: number;
   workers: number | 'auto';
+  reactorMode: 'auto' | 'threads' | 'processes';
   app?: string;
   appExport: string;
   idleTimeout: number;
@@ -67,6 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', flags: '--host <host>', env: 'REACTOR_HOST', description: 'address to listen on', default: DEFAULT_OPTIONS.host, schema: name },
   { key: 'port', flags: '-p, --port <port>', env: 'REACTOR_PORT', description: 'port to listen on (0 picks a free one)', parse: parse.port, default: DEFAULT_OPTIONS.port, schema: portNumber },
   { key: 'workers', flags: '-w, --workers <n|auto>', env: 'REACTOR_WORKERS', description: "sub-reactors, each with its own event loop ('auto': half the cores)", parse: parse.workers, default: 1, schema: z.union([z.literal('auto'), z.number().int().min(1)]) },
+  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(['auto', 'threads', 'processes'] as const), default: 'auto', schema: z.enum(['auto', 'threads', 'processes']) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: z.number().min(0) },
@@ -144,7 +146,7 @@ export function checkConfig(raw: unknown, crossCheck = true): { values: Partial<
   const values = parsed.data as Partial<StartSettings>;
   if (!crossCheck) return { values, problems: [] };
   try {
-    const { workers: _w, app: _a, appExport: _e, taskWorkers: _t, taskModule: _m, taskExport: _x, logLevel: _l, metricsPort: _p, metricsHost: _h, ...server } = values;
+    const { workers: _w, reactorMode: _r, app: _a, appExport: _e, taskWorkers: _t, taskModule: _m, taskExport: _x, logLevel: _l, metricsPort: _p, metricsHost: _h, ...server } = values;
     resolveOptions(server);
   } catch (err) {
     const option = (err as { option?: string }).option;
