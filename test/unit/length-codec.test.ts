@@ -1,17 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteBuffer, FrameTooLargeError, LengthCodec, type ByteOrder, type Decoder, type MessageSink } from '../../src/index.js';
+import { ByteBuffer, FrameTooLargeError, LengthCodec, type ByteOrder, type Decoder } from '../../src/index.js';
+import { RecordingSink } from './support.js';
 
-class RecordingSink implements MessageSink {
-  readonly messages: Buffer[] = [];
-  readonly failures: Error[] = [];
-  deliver(message: Buffer): void {
-    this.messages.push(message);
-  }
-  fail(error: Error): void {
-    this.failures.push(error);
-  }
-}
 
 function frame(body: Buffer | string, byteOrder: ByteOrder = 'little'): Buffer {
   const bytes = Buffer.from(body);

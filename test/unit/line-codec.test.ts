@@ -1,20 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteBuffer, LineCodec, LineTooLongError, type MessageSink } from '../../src/index.js';
-
-class RecordingSink implements MessageSink {
-  readonly messages: Buffer[] = [];
-  readonly failures: Error[] = [];
-  deliver(message: Buffer): void {
-    this.messages.push(message);
-  }
-  fail(error: Error): void {
-    this.failures.push(error);
-  }
-  get texts(): string[] {
-    return this.messages.map((m) => m.toString());
-  }
-}
+import { ByteBuffer, LineCodec, LineTooLongError } from '../../src/index.js';
+import { RecordingSink } from './support.js';
 
 describe('LineCodec', { timeout: 10_000 }, () => {
   describe('encode', () => {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteBuffer, MAX_FRAME_PAYLOAD, SeedCodec, type MessageSink } from '../../src/index.js';
+import { ByteBuffer, MAX_FRAME_PAYLOAD, SeedCodec } from '../../src/index.js';
+import { RecordingSink } from './support.js';
 
 function header(n: number): Buffer {
   const h = Buffer.alloc(4);
@@ -22,16 +23,6 @@ function parseFrames(stream: Buffer): Buffer[] {
   return frames;
 }
 
-class RecordingSink implements MessageSink {
-  readonly messages: Buffer[] = [];
-  readonly failures: Error[] = [];
-  deliver(message: Buffer): void {
-    this.messages.push(message);
-  }
-  fail(error: Error): void {
-    this.failures.push(error);
-  }
-}
 
 describe('SeedCodec', { timeout: 10000 }, () => {
   const codec = new SeedCodec();

@@ -2,7 +2,7 @@
  * Shared pieces for the unit tests. No tests here: `node --test build/test/` also loads this
  * module as a test file, so it must have no side effects on import.
  */
-import { NetServer, type NetServerOptions, type ServerCallbacks } from '../../src/index.js';
+import { NetServer, type MessageSink, type NetServerOptions, type ServerCallbacks } from '../../src/index.js';
 
 export interface Deferred<T> {
   readonly promise: Promise<T>;
@@ -72,4 +72,19 @@ export function activeResources(): Map<string, number> {
 /** One macrotask turn: lets queued immediates (and what they queue for the same turn) run. */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A decoder sink that keeps what it is given. */
+export class RecordingSink implements MessageSink {
+  readonly messages: Buffer[] = [];
+  readonly failures: Error[] = [];
+  deliver(message: Buffer): void {
+    this.messages.push(message);
+  }
+  fail(error: Error): void {
+    this.failures.push(error);
+  }
+  get texts(): string[] {
+    return this.messages.map((m) => m.toString());
+  }
 }
