@@ -43,15 +43,16 @@ rss_kb() { # the server and its reactor processes
   echo "$total"
 }
 idle=$(rss_kb)
-seconds=60
+seconds=${HOLD_SECONDS:-90}
+stagger=${HOLD_STAGGER:-10}
 for g in $(seq 1 "$gens"); do
   count=$((g < gens ? per_gen : N - per_gen * (gens - 1)))
   build/bench/loadgen -p "$port" -c "$count" -d "$seconds" --mode hold -b "127.0.0.$((g + 1))" >"$log.gen$g" &
   # Staggered: in processes mode every connection passes through the primary, whose own file
   # limit a burst of all N at once would exceed.
-  sleep 4
+  sleep "$stagger"
 done
-sleep $((seconds - 4 * gens - 5))
+sleep $((seconds - stagger * gens - 5))
 held_rss=$(rss_kb)
 wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
 alive=0; errors=0; bad=0
