@@ -1,22 +1,16 @@
 import type { Command } from 'commander';
-import { runBench, type BenchMode } from '../bench/load-driver.js';
+import { runBench, type BenchOptions } from '../bench/load-driver.js';
 import { formatResult, progressLine } from '../bench/report.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../server/reply-prefix.js';
 import * as parse from './parsers.js';
 
-interface BenchFlags {
-  host: string;
-  port: number;
-  connections: number;
-  duration: number;
-  size: number;
-  mode: BenchMode;
-  codec: CodecName;
+/** The driver's options as the flags give them, plus what only the command needs. */
+type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode' | 'codec'> & {
   prefix: string;
   verify: boolean;
   json: boolean;
-}
+};
 
 export function addBenchCommand(program: Command): void {
   program

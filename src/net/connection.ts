@@ -69,8 +69,8 @@ export class Connection<T = unknown> implements MessageSink {
   private spill: Buffer | null = null;
   private inFlight = 0;
   private readonly decoder: Decoder;
-  /** Write callback; only created when something needs to know a write completed. */
-  private afterWrite: (() => void) | undefined;
+  /** Write callback; only servers that listen for send-complete get one (it costs a closure). */
+  private readonly afterWrite: (() => void) | undefined;
 
   /**
    * @param id unique within the server
