@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import hdr from 'hdr-histogram-js';
+import { lazyModule } from '../core/lazy-module.js';
 import type { CodecName } from '../server/options.js';
+
+const hdr = lazyModule<typeof import('hdr-histogram-js')>('hdr-histogram-js');
 
 export type BenchMode = 'pingpong' | 'connect' | 'hold';
 
@@ -64,7 +66,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 class BenchRun {
   private readonly request: Buffer;
   private readonly expected: Buffer;
-  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   private replies = 0;
   private sessions = 0;
   private errors = 0;

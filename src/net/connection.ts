@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
+import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { HandlerError, OutputOverflowError } from './errors.js';
@@ -11,6 +11,8 @@ export interface ConnectionHost<T> {
   readonly callbacks: ServerCallbacks<T>;
   readonly codec: Codec;
   readonly stats: LoopStats;
+  /** Stamps traffic for the idle sweep. */
+  readonly clock: ActivityClock;
   /** Backpressure limits, in bytes of pending output. */
   readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
   /** Called once, when the socket is fully closed. */
@@ -54,7 +56,10 @@ type TaggedSocket = Socket & { [CONNECTION]: Connection<unknown> };
 export class Connection<T = unknown> implements MessageSink {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
-  /** When traffic last went either way, on the `performance.now()` clock (ms). */
+  /**
+   * When traffic last went either way, on the `performance.now()` clock (ms), rounded up to
+   * the loop's activity-clock resolution (never earlier than the traffic itself).
+   */
   lastActiveAt: number;
   /** Peer IP address, captured at accept time so it survives the close. */
   readonly remoteAddress: string;
@@ -84,7 +89,7 @@ export class Connection<T = unknown> implements MessageSink {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
-    this.lastActiveAt = performance.now();
+    this.lastActiveAt = host.clock.now;
     this.decoder = host.codec.createDecoder();
     // Only servers that listen for send-complete pay for a per-connection write callback.
     this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
@@ -146,9 +151,9 @@ export class Connection<T = unknown> implements MessageSink {
       this.fail(new OutputOverflowError(pending, this.host.options.maxPendingOutput));
       return false;
     }
-    // Inside a read callback the clock was just read; outside it, this send is the traffic.
+    // Inside a read callback the read was stamped; outside it, this send is the traffic.
     if ((this.flags & DISPATCHING) === 0) {
-      this.lastActiveAt = performance.now();
+      this.lastActiveAt = this.host.clock.now;
       if ((this.flags & FLUSH_SCHEDULED) === 0) {
         this.flags |= FLUSH_SCHEDULED;
         process.nextTick(flushScheduled, this);
@@ -263,7 +268,7 @@ export class Connection<T = unknown> implements MessageSink {
   /** @internal */
   handleData(chunk: Buffer): void {
     if (this.stateValue !== 'open') return;
-    this.lastActiveAt = performance.now();
+    this.lastActiveAt = this.host.clock.now;
     this.host.stats.bytesIn += chunk.length;
     this.flags |= DISPATCHING;
     try {
@@ -284,7 +289,7 @@ export class Connection<T = unknown> implements MessageSink {
   /** @internal */
   handleDrain(): void {
     // The peer is reading: a slow transfer is traffic, not idleness.
-    this.lastActiveAt = performance.now();
+    this.lastActiveAt = this.host.clock.now;
     this.flags &= ~AWAITING_DRAIN;
     this.flush();
     if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
@@ -326,7 +331,7 @@ export class Connection<T = unknown> implements MessageSink {
       if (!socket.write(chunk, this.spill === null ? this.afterWrite : undefined)) {
         this.flags |= AWAITING_DRAIN;
         // A transfer big enough to back up starts now, however long the handler took to make it.
-        this.lastActiveAt = performance.now();
+        this.lastActiveAt = this.host.clock.now;
       }
     }
     if ((this.flags & (AWAITING_DRAIN | READ_PAUSED)) === AWAITING_DRAIN) this.checkHighWater();

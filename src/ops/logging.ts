@@ -1,6 +1,8 @@
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { lazyModule } from '../core/lazy-module.js';
 import type { ServerObserver } from '../server/net-server.js';
+
+const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -11,7 +13,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
  */
 export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: Record<string, unknown> = {}): Logger {
   // Synchronous writes: logs are rare (nothing per message), and none may be lost at exit.
-  const stream = prettyOutput ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true });
+  const stream = prettyOutput ? pinoPretty()({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true });
   return pino({ level, base: { pid: process.pid, ...bindings } }, stream);
 }
 

@@ -1,9 +1,11 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { lazyModule } from '../core/lazy-module.js';
 import type { LoopStats } from '../core/loop-stats.js';
+
+const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
 /** One reactor's numbers at scrape time. */
 export interface ReactorSample {
@@ -38,6 +40,7 @@ const COUNTERS: [CounterKey, string, string][] = [
  * code, event-loop lag, plus the process's default Node.js metrics.
  */
 export function createRegistry(source: MetricsSource): Registry {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let latest: ReactorSample[] = [];
@@ -132,6 +135,8 @@ export interface MetricsServer {
 /** Serves `/metrics` (Prometheus text) and `/health` (200 serving, 503 draining). */
 export async function startMetricsServer(source: MetricsSource, port: number, host: string): Promise<MetricsServer> {
   const registry = createRegistry(source);
+  // node:http is loaded here, not at import: a server without metrics never needs it.
+  const http = await import('node:http');
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { TransferListItem } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { lazyModule } from '../core/lazy-module.js';
 import { InvalidOptionError, PoolStateError, PoolStoppedError, WorkerCrashError } from '../net/errors.js';
 import { moduleUrl } from './module-url.js';
 import type { WorkerTask } from './pool-worker.js';
@@ -14,6 +15,7 @@ export interface TaskRef {
   name?: string;
 }
 
+const piscina = lazyModule<typeof import('piscina')>('piscina');
 const WORKER_ENTRY = new URL('./pool-worker.js', import.meta.url).href;
 const TRANSFER = Symbol('reactor-server.transfer');
 
@@ -92,7 +94,7 @@ export class ThreadPool {
       throw new InvalidOptionError('size', `a pool needs a positive integer number of workers, got ${this.sizeValue}`);
     }
     this.stopFlag = new Int32Array(new SharedArrayBuffer(4));
-    this.workers = new Piscina({
+    this.workers = new (piscina().Piscina)({
       filename: WORKER_ENTRY,
       minThreads: this.sizeValue,
       maxThreads: this.sizeValue,

@@ -1,5 +1,6 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
+import type { ActivityClock } from '../core/activity-clock.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { Acceptor } from '../net/acceptor.js';
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
@@ -85,6 +86,11 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
 
   /** The wire format in use. */
   readonly codec: Codec;
+
+  /** @internal ConnectionHost: the dispatcher's activity clock. */
+  get clock(): ActivityClock {
+    return this.dispatcher.clock;
+  }
 
   /** This loop's counters. */
   get stats(): Readonly<LoopStats> {
@@ -282,7 +288,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
 
   /**
    * Closes connections as they become quiescent, until none is left or the deadline passes.
-   * A connection must look quiescent at two checks in a row with no traffic in between: the
+   * A connection must look quiescent at two checks in a row with nothing read in between: the
    * event loop reads what arrived meanwhile, so bytes sent before the stop are not cut off.
    */
   private drain(drainTimeout: number): Promise<void> {
@@ -293,10 +299,10 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
         for (const conn of this.dispatcher.connections()) {
           if (!conn.isQuiescent) {
             seenQuiet.delete(conn);
-          } else if (seenQuiet.get(conn) === conn.lastActiveAt) {
+          } else if (seenQuiet.get(conn) === conn.socket.bytesRead) {
             conn.closeAfterWrite('server-stop');
           } else {
-            seenQuiet.set(conn, conn.lastActiveAt);
+            seenQuiet.set(conn, conn.socket.bytesRead);
           }
         }
       }, DRAIN_CHECK_MS);
