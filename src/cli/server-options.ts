@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
+import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, resolveOptions, type CodecName } from '../server/options.js';
 import { ReactorError } from '../net/errors.js';
@@ -18,8 +19,8 @@ interface Setting {
   description: string;
   parse?: (value: string) => unknown;
   default?: unknown;
-  /** The value's schema in a JSON config file. */
-  schema: z.ZodType;
+  /** The value's schema in a JSON config file (built on first use: zod loads only to read a file). */
+  schema: (z: typeof Zod) => Zod.ZodType;
 }
 
 export interface StartSettings {
@@ -47,7 +48,13 @@ export interface StartSettings {
   metricsHost: string;
 }
 
-const byteSize = z.union(
+/**
+ * zod is loaded when a config file is checked, not at start-up: the library is large, and what
+ * a process loads before serving sizes its young generation, so every GC pause, for good.
+ */
+const zod = lazyModule<typeof import('zod')>('zod');
+
+const byteSize = (z: typeof Zod): Zod.ZodType => z.union(
   [
   z.number().int().positive(),
   z.string().transform((value, ctx) => {
@@ -61,35 +68,42 @@ const byteSize = z.union(
   ],
   { error: 'must be a positive integer, or a size such as "64K" or "1M"' },
 );
-const portNumber = z.number().int().min(0).max(65535);
-const name = z.string().min(1);
+const portNumber = (z: typeof Zod): Zod.ZodType => z.number().int().min(0).max(65535);
+const name = (z: typeof Zod): Zod.ZodType => z.string().min(1);
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flags: '--host <host>', env: 'REACTOR_HOST', description: 'address to listen on', default: DEFAULT_OPTIONS.host, schema: name },
   { key: 'port', flags: '-p, --port <port>', env: 'REACTOR_PORT', description: 'port to listen on (0 picks a free one)', parse: parse.port, default: DEFAULT_OPTIONS.port, schema: portNumber },
-  { key: 'workers', flags: '-w, --workers <n|auto>', env: 'REACTOR_WORKERS', description: "sub-reactors, each with its own event loop ('auto': half the cores)", parse: parse.workers, default: 1, schema: z.union([z.literal('auto'), z.number().int().min(1)]) },
-  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(['auto', 'threads', 'processes'] as const), default: 'auto', schema: z.enum(['auto', 'threads', 'processes']) },
+  { key: 'workers', flags: '-w, --workers <n|auto>', env: 'REACTOR_WORKERS', description: "sub-reactors, each with its own event loop ('auto': half the cores)", parse: parse.workers, default: 1, schema: (z) => z.union([z.literal('auto'), z.number().int().min(1)]) },
+  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(['auto', 'threads', 'processes'] as const), default: 'auto', schema: (z) => z.enum(['auto', 'threads', 'processes']) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
-  { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: z.number().min(0) },
-  { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: z.number().positive() },
-  { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: z.enum(CODEC_NAMES) },
+  { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },
+  { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: (z) => z.number().positive() },
+  { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: (z) => z.enum(CODEC_NAMES) },
   { key: 'maxMessageBytes', flags: '--max-message-bytes <bytes>', env: 'REACTOR_MAX_MESSAGE_BYTES', description: 'largest inbound frame (length) or line (line)', parse: parse.bytes, default: DEFAULT_OPTIONS.maxMessageBytes, schema: byteSize },
-  { key: 'byteOrder', flags: '--byte-order <order>', env: 'REACTOR_BYTE_ORDER', description: 'length header byte order for --codec length: little, big', parse: parse.choice(['little', 'big'] as const), default: DEFAULT_OPTIONS.byteOrder, schema: z.enum(['little', 'big']) },
+  { key: 'byteOrder', flags: '--byte-order <order>', env: 'REACTOR_BYTE_ORDER', description: 'length header byte order for --codec length: little, big', parse: parse.choice(['little', 'big'] as const), default: DEFAULT_OPTIONS.byteOrder, schema: (z) => z.enum(['little', 'big']) },
   { key: 'highWaterMark', flags: '--high-water-mark <bytes>', env: 'REACTOR_HIGH_WATER_MARK', description: 'pending output above which a connection stops being read', parse: parse.bytes, default: DEFAULT_OPTIONS.highWaterMark, schema: byteSize },
-  { key: 'lowWaterMark', flags: '--low-water-mark <bytes>', env: 'REACTOR_LOW_WATER_MARK', description: 'pending output below which reading resumes', parse: parse.bytes, default: DEFAULT_OPTIONS.lowWaterMark, schema: z.union([z.literal(0), byteSize]) },
+  { key: 'lowWaterMark', flags: '--low-water-mark <bytes>', env: 'REACTOR_LOW_WATER_MARK', description: 'pending output below which reading resumes', parse: parse.bytes, default: DEFAULT_OPTIONS.lowWaterMark, schema: (z) => z.union([z.literal(0), byteSize(z)]) },
   { key: 'maxPendingOutput', flags: '--max-pending-output <bytes>', env: 'REACTOR_MAX_PENDING_OUTPUT', description: 'pending output at which a connection is closed', parse: parse.bytes, default: DEFAULT_OPTIONS.maxPendingOutput, schema: byteSize },
-  { key: 'maxConnections', flags: '--max-connections <n>', env: 'REACTOR_MAX_CONNECTIONS', description: 'open connections (per reactor) beyond which new ones are refused; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxConnections, schema: z.number().int().min(0) },
-  { key: 'drainTimeout', flags: '--drain-timeout <seconds>', env: 'REACTOR_DRAIN_TIMEOUT', description: 'on SIGINT/SIGTERM, seconds to let connections finish', parse: parse.seconds, default: DEFAULT_OPTIONS.drainTimeout, schema: z.number().min(0) },
-  { key: 'taskWorkers', flags: '--task-workers <n>', env: 'REACTOR_TASK_WORKERS', description: 'worker threads for message handling (0 = inline on the event loop)', parse: parse.count, default: 0, schema: z.number().int().min(0) },
+  { key: 'maxConnections', flags: '--max-connections <n>', env: 'REACTOR_MAX_CONNECTIONS', description: 'open connections (per reactor) beyond which new ones are refused; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxConnections, schema: (z) => z.number().int().min(0) },
+  { key: 'drainTimeout', flags: '--drain-timeout <seconds>', env: 'REACTOR_DRAIN_TIMEOUT', description: 'on SIGINT/SIGTERM, seconds to let connections finish', parse: parse.seconds, default: DEFAULT_OPTIONS.drainTimeout, schema: (z) => z.number().min(0) },
+  { key: 'taskWorkers', flags: '--task-workers <n>', env: 'REACTOR_TASK_WORKERS', description: 'worker threads for message handling (0 = inline on the event loop)', parse: parse.count, default: 0, schema: (z) => z.number().int().min(0) },
   { key: 'taskModule', flags: '--task-module <path>', env: 'REACTOR_TASK_MODULE', description: 'module whose export handles each message (default: the echo)', schema: name },
   { key: 'taskExport', flags: '--task-export <name>', env: 'REACTOR_TASK_EXPORT', description: 'the export of --task-module to call', default: 'default', schema: name },
-  { key: 'logLevel', flags: '--log-level <level>', env: 'REACTOR_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: parse.choice(LOG_LEVELS), default: 'info', schema: z.enum(LOG_LEVELS) },
+  { key: 'logLevel', flags: '--log-level <level>', env: 'REACTOR_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: parse.choice(LOG_LEVELS), default: 'info', schema: (z) => z.enum(LOG_LEVELS) },
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
 ];
 
-const FILE_SCHEMA = z.strictObject(Object.fromEntries(SETTINGS.map((s) => [s.key, s.schema.optional()])));
+let fileSchema: Zod.ZodType | null = null;
+
+/** The schema of a whole config file: every setting optional, nothing else allowed. */
+function configFileSchema(): Zod.ZodType {
+  const { z } = zod();
+  fileSchema ??= z.strictObject(Object.fromEntries(SETTINGS.map((s) => [s.key, s.schema(z).optional()])));
+  return fileSchema;
+}
 
 /** Adds every setting, and `-c, --config`, to a command. */
 export function addStartSettings(command: Command): Command {
@@ -135,7 +149,7 @@ export class ConfigFileError extends ReactorError {
  * the rules between settings, taking defaults for what the file leaves out.
  */
 export function checkConfig(raw: unknown, crossCheck = true): { values: Partial<StartSettings>; problems: ConfigProblem[] } {
-  const parsed = FILE_SCHEMA.safeParse(raw);
+  const parsed = configFileSchema().safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((issue): ConfigProblem[] => {
       if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ key, message: 'unknown setting' }));
