@@ -25,6 +25,13 @@ function rejectedOption(options: Partial<ServerOptions>): string {
 }
 
 describe('resolveOptions', { timeout: 10000 }, () => {
+  it('turns SO_KEEPALIVE on by default only when idle timeouts are off, and always obeys an explicit choice', () => {
+    assert.equal(resolveOptions({ idleTimeout: 0 }).keepAlive, true);
+    assert.equal(resolveOptions({ idleTimeout: 30 }).keepAlive, false);
+    assert.equal(resolveOptions({ idleTimeout: 0, keepAlive: false }).keepAlive, false);
+    assert.equal(resolveOptions({ idleTimeout: 30, keepAlive: true }).keepAlive, true);
+  });
+
   it('fills in the documented defaults', () => {
     const options = resolveOptions();
     assert.equal(options.host, '127.0.0.1');
@@ -33,7 +40,7 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     assert.equal(options.checkInterval, 60);
     assert.equal(options.backlog, 511);
     assert.equal(options.noDelay, true);
-    assert.equal(options.keepAlive, true);
+    assert.equal(options.keepAlive, false, 'the idle sweep covers dead peers: no keep-alive by default');
     assert.equal(options.keepAliveInitialDelay, 60);
     assert.equal(options.reusePort, false);
     assert.equal(options.codec, 'seed');
