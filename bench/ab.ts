@@ -1,0 +1,61 @@
+/**
+ * A paired A/B of any two servers that print `listening on HOST:PORT`: both stay up, the load
+ * generator drives them in turn (A B, B A, ...) for short rounds, and the median of the
+ * per-round ratios A / B is printed. Short alternating rounds on live servers cancel most of
+ * the machine's drift, so a 2 % difference shows; use it to judge one change at a time.
+ *
+ *   node build/bench/ab.js [--rounds 12] [--seconds 1.5] [--mode pingpong|connect] [--connections 100] \
+ *     'name=node-args-for-A' 'name=node-args-for-B'
+ *
+ * Node arguments are split on spaces, e.g.
+ *   node build/bench/ab.js 'project=build/src/cli/main.js start --port 0' 'baseline=build/bench/baseline-server.js 0'
+ */
+import { parseArgs } from 'node:util';
+import { loadgen, loadgenPath, median, startServer, type RunningServer } from './harness.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '12' },
+    seconds: { type: 'string', default: '1.5' },
+    mode: { type: 'string', default: 'pingpong' },
+    connections: { type: 'string', default: '100' },
+  },
+});
+if (positionals.length !== 2) throw new Error("give exactly two servers: 'name=script args' 'name=script args'");
+if (loadgenPath() === null) throw new Error('the A/B needs a C compiler for bench/loadgen.c');
+const mode = values.mode as string;
+
+interface Side {
+  name: string;
+  argv: string[];
+  server?: RunningServer;
+  results: { rate: number; p50: number; p99: number }[];
+}
+const sides: Side[] = positionals.map((spec) => {
+  const at = spec.indexOf('=');
+  return { name: spec.slice(0, at), argv: spec.slice(at + 1).split(' '), results: [] };
+});
+
+function drive(side: Side, seconds: string): { rate: number; p50: number; p99: number } {
+  const r = loadgen(['-p', String(side.server?.port), '-c', values.connections as string, '-d', seconds, '--mode', mode], '1');
+  return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us) };
+}
+
+for (const side of sides) side.server = await startServer(side.argv[0] as string, side.argv.slice(1), '0');
+try {
+  for (const side of sides) drive(side, '1'); // warm-up, not counted
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) side.results.push(drive(side, values.seconds as string));
+  }
+} finally {
+  await Promise.all(sides.map((side) => side.server?.stop()));
+}
+
+const [a, b] = sides as [Side, Side];
+const ratio = (key: 'rate' | 'p50' | 'p99'): number[] => a.results.map((r, i) => r[key] / (b.results[i] as Side['results'][number])[key]);
+for (const side of sides) {
+  console.log(`${side.name.padEnd(12)} ${mode === 'connect' ? 'sessions/s' : 'req/s'} ${Math.round(median(side.results.map((r) => r.rate)))}  p50 ${median(side.results.map((r) => r.p50))} us  p99 ${median(side.results.map((r) => r.p99))} us`);
+}
+const rates = ratio('rate');
+console.log(`${a.name}/${b.name}: rate ${median(rates).toFixed(3)} (per round ${rates.map((x) => x.toFixed(2)).join(' ')}), p50 ${median(ratio('p50')).toFixed(3)}, p99 ${median(ratio('p99')).toFixed(3)}`);
