@@ -97,10 +97,6 @@ async function start(settings: StartSettings): Promise<void> {
     logger.info({ metrics: `http://${metrics.address.address}:${metrics.address.port}/metrics` }, 'metrics listening');
   }
   const { address } = running;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  // The ready line: what scripts wait for, and the one thing printed whatever the log level.
-  process.stdout.write(`reactor-server listening on ${host}:${address.port} (${running.shape})\n`);
-
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal, drainTimeout: settings.drainTimeout }, 'stopping: draining connections');
     running
@@ -117,8 +113,14 @@ async function start(settings: StartSettings): Promise<void> {
         },
       );
   };
+  // Installed before the ready line: stdout to a pipe is written synchronously, so whoever
+  // waits for that line may signal us before the next statement runs.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // The ready line: what scripts wait for, and the one thing printed whatever the log level.
+  process.stdout.write(`reactor-server listening on ${host}:${address.port} (${running.shape})\n`);
 }
 
 export function addStartCommand(program: Command): void {

@@ -5,21 +5,39 @@ import { performance } from 'node:perf_hooks';
  *
  * Reading the real clock per message is not free: on a virtual machine a cache-cold
  * `performance.now()` measured 1.7 % of echo throughput (docs/benchmarks.md). Idle timeouts
- * are counted in seconds, so a value refreshed every `resolutionMs` by a timer serves as well,
- * as nginx caches its time once per loop turn.
+ * are counted in seconds, so a value refreshed by a timer serves as well, the way nginx caches
+ * its time once per loop turn.
  *
- * `now` is rounded up to the next refresh: a stamp taken from it is never earlier than the
- * traffic it records, so an idle sweep using the real clock can close late (by at most one
- * resolution) but never early.
+ * `now` is rounded up past the next refresh (by one resolution plus half a resolution of
+ * slack for timer jitter), so a stamp taken from it is not earlier than the traffic it records
+ * while the loop keeps time. When the loop stalls (a handler computing for a second, say), the
+ * refresh runs late and stamps taken meanwhile are early by up to that delay: the clock keeps
+ * the worst such delay of the last two windows, and the idle sweep waits that much longer
+ * ({@link stallMarginMs}). Rare events (a write backing up, `'drain'`) call {@link refresh}
+ * and stamp from the real time.
  */
 export class ActivityClock {
-  /** `performance.now()` at the next refresh, in ms. */
+  /** A time (ms, `performance.now()` clock) not before now, barring a stall. */
   now: number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly leadMs: number;
+  private lastRefreshAt: number;
+  private windowStart: number;
+  private stallCurrent = 0;
+  private stallPrevious = 0;
 
-  /** @param resolutionMs how often the value is refreshed (and so how late a close can be) */
-  constructor(readonly resolutionMs: number) {
-    this.now = performance.now() + resolutionMs;
+  /**
+   * @param resolutionMs how often the value is refreshed (so how late an idle close can be)
+   * @param windowMs how long a stall is remembered in each of the two windows (the idle timeout)
+   */
+  constructor(
+    readonly resolutionMs: number,
+    private readonly windowMs: number = 60_000,
+  ) {
+    this.leadMs = resolutionMs * 1.5;
+    this.lastRefreshAt = performance.now();
+    this.windowStart = this.lastRefreshAt;
+    this.now = this.lastRefreshAt + this.leadMs;
   }
 
   /** Starts refreshing. The timer never keeps the process alive. */
@@ -36,9 +54,32 @@ export class ActivityClock {
     this.timer = null;
   }
 
-  /** Reads the real clock now (for a stamp that must not wait for the next refresh). */
-  refresh(): void {
-    this.now = performance.now() + this.resolutionMs;
+  /** Reads the real clock now; returns the new value of {@link now}. */
+  refresh(): number {
+    const at = performance.now();
+    this.noteStall(at);
+    this.lastRefreshAt = at;
+    this.now = at + this.leadMs;
+    return this.now;
+  }
+
+  /**
+   * How much earlier than its traffic a stamp may be, because the loop stalled past a refresh
+   * in the last two windows (or is stalled right now, as seen from `at`). 0 while it keeps time.
+   */
+  stallMarginMs(at = performance.now()): number {
+    return Math.max(this.stallCurrent, this.stallPrevious, at - this.lastRefreshAt - this.leadMs);
+  }
+
+  private noteStall(at: number): void {
+    if (at - this.windowStart >= this.windowMs) {
+      this.stallPrevious = this.stallCurrent;
+      this.stallCurrent = 0;
+      this.windowStart = at;
+    }
+    // Stamps taken since the last refresh read `lastRefreshAt + leadMs`; traffic up to `at`.
+    const early = at - this.lastRefreshAt - this.leadMs;
+    if (early > this.stallCurrent) this.stallCurrent = early;
   }
 }
 

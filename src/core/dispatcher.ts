@@ -43,7 +43,7 @@ export class Dispatcher {
   private emptyWaiters: (() => void)[] = [];
 
   constructor(private readonly options: DispatcherOptions) {
-    this.clock = new ActivityClock(activityResolutionMs(options.checkInterval));
+    this.clock = new ActivityClock(activityResolutionMs(options.checkInterval), Math.max(options.idleTimeout, options.checkInterval) * 1000);
   }
 
   /** Starts the idle sweep. */
@@ -155,7 +155,8 @@ export class Dispatcher {
 
   /** Closes every connection silent for longer than the idle timeout. Runs on each check. */
   sweepIdle(now = performance.now()): void {
-    const limitMs = this.options.idleTimeout * 1000;
+    // A stalled loop stamps traffic early (see ActivityClock): wait that much longer.
+    const limitMs = this.options.idleTimeout * 1000 + this.clock.stallMarginMs();
     for (const conn of this.registry.values()) {
       const idleMs = now - conn.lastActiveAt;
       if (idleMs > limitMs) conn.expire(idleMs);
@@ -206,8 +207,9 @@ export class Dispatcher {
 }
 
 /**
- * A quarter of the check interval, between 1 ms and 250 ms: an idle close comes at most that
- * much later than the sweep alone would make it, for four to a thousand timer ticks a second.
+ * A quarter of the check interval, between 1 ms and 250 ms: an idle close comes at most one and
+ * a half of that later than the sweep alone would make it, for four to a thousand timer ticks
+ * a second.
  */
 function activityResolutionMs(checkInterval: number): number {
   return Math.min(250, Math.max(1, (checkInterval * 1000) / 4));

@@ -32,6 +32,8 @@ const PEER_ENDED = 1 << 4; // the peer half-closed while work was in flight: clo
 const ENDING = 1 << 5; // closeAfterWrite: send FIN once the output is flushed
 const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is settled
 const READ_PAUSED = 1 << 7; // pending output passed the high-water mark: not reading until it drains
+const READ_ENDED = 1 << 8; // the peer's FIN was read: nothing more can arrive
+const DRAIN_LISTENED = 1 << 9; // the 'drain' listener is installed (on the first backed-up write)
 
 /**
  * The largest piece handed to the socket at once. A bigger output goes a piece per 'drain',
@@ -57,8 +59,8 @@ export class Connection<T = unknown> implements MessageSink {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
   /**
-   * When traffic last went either way, on the `performance.now()` clock (ms), rounded up to
-   * the loop's activity-clock resolution (never earlier than the traffic itself).
+   * When traffic last went either way, on the `performance.now()` clock (ms): read from the
+   * loop's ActivityClock, so rounded up by up to 1.5 clock resolutions (see ActivityClock).
    */
   lastActiveAt: number;
   /** Peer IP address, captured at accept time so it survives the close. */
@@ -95,9 +97,9 @@ export class Connection<T = unknown> implements MessageSink {
     this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
     (socket as TaggedSocket)[CONNECTION] = this as Connection<unknown>;
     // Shared listener functions (found through the tag) keep per-connection closures out.
+    // 'drain' is listened for once a write first backs up: most connections never need it.
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
-    socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
   }
@@ -153,7 +155,7 @@ export class Connection<T = unknown> implements MessageSink {
     }
     // Inside a read callback the read was stamped; outside it, this send is the traffic.
     if ((this.flags & DISPATCHING) === 0) {
-      this.lastActiveAt = this.host.clock.now;
+      this.lastActiveAt = this.host.clock.refresh();
       if ((this.flags & FLUSH_SCHEDULED) === 0) {
         this.flags |= FLUSH_SCHEDULED;
         process.nextTick(flushScheduled, this);
@@ -282,6 +284,7 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** @internal */
   handlePeerEnd(): void {
+    this.flags |= READ_ENDED;
     if (this.inFlight > 0) this.flags |= PEER_ENDED;
     else this.closeAfterWrite('peer-closed');
   }
@@ -289,7 +292,7 @@ export class Connection<T = unknown> implements MessageSink {
   /** @internal */
   handleDrain(): void {
     // The peer is reading: a slow transfer is traffic, not idleness.
-    this.lastActiveAt = this.host.clock.now;
+    this.lastActiveAt = this.host.clock.refresh();
     this.flags &= ~AWAITING_DRAIN;
     this.flush();
     if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
@@ -330,15 +333,26 @@ export class Connection<T = unknown> implements MessageSink {
       // Only the batch's last piece reports completion: send-complete fires once per batch.
       if (!socket.write(chunk, this.spill === null ? this.afterWrite : undefined)) {
         this.flags |= AWAITING_DRAIN;
+        if ((this.flags & DRAIN_LISTENED) === 0) {
+          this.flags |= DRAIN_LISTENED;
+          socket.on('drain', onSocketDrain);
+        }
         // A transfer big enough to back up starts now, however long the handler took to make it.
-        this.lastActiveAt = this.host.clock.now;
+        this.lastActiveAt = this.host.clock.refresh();
       }
     }
     if ((this.flags & (AWAITING_DRAIN | READ_PAUSED)) === AWAITING_DRAIN) this.checkHighWater();
     if ((this.flags & ENDING) !== 0 && this.spill === null && (this.output === null || this.output.length === 0)) {
       this.flags &= ~ENDING;
-      socket.once('finish', onSocketFinish);
-      socket.end();
+      if ((this.flags & READ_ENDED) !== 0 && socket.writableLength === 0) {
+        // The peer's FIN is read and every byte we wrote is in the kernel: close(2) sends
+        // them, then our FIN, with no shutdown(2) and no loop turn waiting for 'finish'.
+        // (Only after the peer's FIN: with unread input, close(2) would send a reset.)
+        socket.destroy();
+      } else {
+        socket.once('finish', onSocketFinish);
+        socket.end();
+      }
     }
   }
 

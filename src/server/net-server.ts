@@ -81,21 +81,19 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     this.idStep = idStep;
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
+    this.clock = this.dispatcher.clock;
+    this.stats = this.dispatcher.stats;
     this.acceptor = new Acceptor(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
   }
 
   /** The wire format in use. */
   readonly codec: Codec;
 
-  /** @internal ConnectionHost: the dispatcher's activity clock. */
-  get clock(): ActivityClock {
-    return this.dispatcher.clock;
-  }
+  /** @internal ConnectionHost: the dispatcher's activity clock (a field: read per message). */
+  readonly clock: ActivityClock;
 
-  /** This loop's counters. */
-  get stats(): Readonly<LoopStats> {
-    return this.dispatcher.stats;
-  }
+  /** This loop's counters (the dispatcher's, held here too: connections update them per message). */
+  readonly stats: Readonly<LoopStats>;
 
   /** Accept errors seen by the listener (EMFILE and the like) since start. */
   get listenerErrors(): number {

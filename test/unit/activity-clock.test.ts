@@ -6,13 +6,34 @@ import { ActivityClock } from '../../src/core/activity-clock.js';
 import { Dispatcher } from '../../src/core/dispatcher.js';
 
 describe('ActivityClock', () => {
-  it('reads ahead of the real clock by at most one resolution after a refresh', () => {
+  it('reads ahead of the real clock by one and a half resolutions after a refresh', () => {
     const clock = new ActivityClock(40);
     const before = performance.now();
-    clock.refresh();
+    const returned = clock.refresh();
     const after = performance.now();
-    assert.ok(clock.now >= after, `stamp ${clock.now} is earlier than the time it was taken (${after})`);
-    assert.ok(clock.now - before <= 40 + (after - before), `stamp ${clock.now} is more than one resolution ahead of ${after}`);
+    assert.equal(returned, clock.now);
+    assert.ok(clock.now >= after + 40, `stamp ${clock.now} is less than a resolution ahead of ${after}`);
+    assert.ok(clock.now <= after + 60, `stamp ${clock.now} is more than 1.5 resolutions ahead of ${before}`);
+  });
+
+  it('remembers a stall of the loop as the margin an idle sweep must add, for two windows', async () => {
+    const clock = new ActivityClock(5, 300);
+    clock.start();
+    try {
+      assert.ok(clock.stallMarginMs() < 50, `margin ${clock.stallMarginMs()} before any stall`);
+      // The loop stalls for 150 ms: the timer cannot refresh, stamps taken now would be early.
+      const stalledAt = performance.now();
+      while (performance.now() - stalledAt < 150);
+      assert.ok(clock.stallMarginMs() >= 140, `margin ${clock.stallMarginMs()} during a 150 ms stall`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(clock.stallMarginMs() >= 140, 'the stall was forgotten once the timer ran again');
+      // Two windows of 300 ms later, with the loop keeping time, the margin is gone.
+      const since = performance.now();
+      while (performance.now() - since < 700) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.ok(clock.stallMarginMs() < 140, `margin ${clock.stallMarginMs()} two windows after the stall`);
+    } finally {
+      clock.stop();
+    }
   });
 
   it('moves forward on its own while started, and holds still once stopped', async () => {
@@ -37,6 +58,24 @@ describe('ActivityClock', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', `import { ActivityClock } from '${url}'; new ActivityClock(10).start();`], { stdio: 'ignore' });
     const [code] = (await once(child, 'exit')) as [number | null];
     assert.equal(code, 0);
+  });
+
+  it('makes the idle sweep wait out a stall: a connection is not closed early for stale stamps', async () => {
+    const dispatcher = new Dispatcher({ checkInterval: 0.02, idleTimeout: 0.1 });
+    const expired: number[] = [];
+    const conn = { lastActiveAt: 0, expire: (ms: number) => expired.push(ms) };
+    dispatcher.register(conn as never);
+    dispatcher.clock.start();
+    try {
+      const stalledAt = performance.now();
+      conn.lastActiveAt = dispatcher.clock.now; // stamped at the start of a 300 ms stall
+      while (performance.now() - stalledAt < 300);
+      // 300 ms after a stale stamp, but the traffic may have come at the end of the stall.
+      dispatcher.sweepIdle();
+      assert.deepEqual(expired, []);
+    } finally {
+      dispatcher.clock.stop();
+    }
   });
 
   it('is sized by the dispatcher: a quarter of the check interval, within 1 to 250 ms', () => {
