@@ -42,8 +42,8 @@ function drive(side: Side, seconds: string): { rate: number; p50: number; p99: n
   return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us) };
 }
 
-for (const side of sides) side.server = await startServer(side.argv[0] as string, side.argv.slice(1), '0');
 try {
+  for (const side of sides) side.server = await startServer(side.argv[0] as string, side.argv.slice(1), '0');
   for (const side of sides) drive(side, '1'); // warm-up, not counted
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) side.results.push(drive(side, values.seconds as string));

@@ -13,6 +13,8 @@ export interface ConnectionHost<T> {
   readonly stats: LoopStats;
   /** Stamps traffic for the idle sweep. */
   readonly clock: ActivityClock;
+  /** An empty output buffer a connection handed back after flushing, for the next to use. */
+  spareOutput: ByteBuffer | null;
   /** Backpressure limits, in bytes of pending output. */
   readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
   /** Called once, when the socket is fully closed. */
@@ -62,7 +64,7 @@ export class Connection<T = unknown> implements MessageSink {
    * When traffic last went either way, on the `performance.now()` clock (ms): read from the
    * loop's ActivityClock, so rounded up by up to 1.5 clock resolutions (see ActivityClock).
    */
-  lastActiveAt: number;
+  lastActiveAt = 0;
   /** Peer IP address, captured at accept time so it survives the close. */
   readonly remoteAddress: string;
   /** Peer port, captured at accept time. */
@@ -145,8 +147,14 @@ export class Connection<T = unknown> implements MessageSink {
    */
   send(payload: Payload): boolean {
     if (this.stateValue !== 'open') return false;
-    if (this.output === null) this.output = new ByteBuffer(0, 0);
-    this.host.codec.encode(payload, this.output);
+    let output = this.output;
+    if (output === null) {
+      // An emptied output goes back to the loop: idle connections hold none, busy ones share.
+      output = this.host.spareOutput ?? new ByteBuffer(0, 0);
+      this.host.spareOutput = null;
+      this.output = output;
+    }
+    this.host.codec.encode(payload, output);
     this.host.stats.messagesOut++;
     const pending = this.pendingOutputBytes;
     if (pending > this.host.options.maxPendingOutput) {
@@ -364,6 +372,8 @@ export class Connection<T = unknown> implements MessageSink {
       if (this.output === null || this.output.length === 0) return null;
       // The storage goes to the socket with the write; the next send starts a fresh one.
       chunk = this.output.detach();
+      this.host.spareOutput = this.output;
+      this.output = null;
     }
     if (chunk.length > MAX_WRITE_BYTES) {
       this.spill = chunk.subarray(MAX_WRITE_BYTES);

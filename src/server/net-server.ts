@@ -1,6 +1,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
 import type { ActivityClock } from '../core/activity-clock.js';
+import type { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { Acceptor } from '../net/acceptor.js';
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
@@ -91,6 +92,9 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
 
   /** @internal ConnectionHost: the dispatcher's activity clock (a field: read per message). */
   readonly clock: ActivityClock;
+
+  /** @internal ConnectionHost: an emptied output buffer, handed from one connection to the next. */
+  spareOutput: ByteBuffer | null = null;
 
   /** This loop's counters (the dispatcher's, held here too: connections update them per message). */
   readonly stats: Readonly<LoopStats>;

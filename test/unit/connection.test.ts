@@ -90,6 +90,9 @@ describe('Connection', { timeout: 10000 }, () => {
               log.push({ kind: 'flood-closing', id: conn.id, pendingOutputBytes: conn.pendingOutputBytes });
             });
             return;
+          case 'big':
+            conn.send(floodFrame(7));
+            return;
           case 'burst':
             for (let i = 0; i < 3; i++) conn.send(`part ${i}`);
             return;
@@ -156,6 +159,20 @@ describe('Connection', { timeout: 10000 }, () => {
       await bystander.client.end();
     });
   }
+
+  it('a peer that half-closes and reads only after we closed still gets the whole reply, then a clean FIN', async () => {
+    const { client, conn } = await connect();
+    // Not reading: the 256 KiB reply waits in the kernel's buffers when the server closes.
+    client.socket.pause();
+    client.send('big');
+    client.socket.end();
+    const closed = await closeOf(conn.id);
+    assert.equal(closed.reason, 'peer-closed');
+    client.socket.resume();
+    assert.deepEqual(await client.readFrame(), floodFrame(7));
+    assert.equal(await client.closed, false, 'the close reset the connection instead of ending it');
+    assert.deepEqual(kindsFor(conn.id), ['open', 'message', 'close']);
+  });
 
   it('conn.close() closes with reason "closed", and send() afterwards returns false', async () => {
     const { client, conn } = await connect();
