@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ReactorServer, REPLY_PREFIX } from '../../src/index.js';
+import { ReactorServer, REPLY_PREFIX, type Connection } from '../../src/index.js';
 import { SeedClient } from '../helpers/seed-client.js';
 
 const PREFIX = Buffer.from(REPLY_PREFIX);
@@ -83,5 +83,37 @@ describe('basic: the default echo application', () => {
     client.socket.end();
     assert.deepEqual(await client.readFrame(), expectedReply('last words'));
     assert.equal(await client.closed, false);
+  });
+});
+
+describe('basic: the echo gives way to the application', () => {
+  it('an onMessage set on the underlying server before start() is the one that answers', async () => {
+    const app = new ReactorServer({ port: 0 });
+    app.server.setCallbacks({ onMessage: (conn, message) => void conn.send(Buffer.from(message.toString().toUpperCase())) });
+    const { port } = await app.start();
+    try {
+      const client = await SeedClient.connect(port);
+      assert.deepEqual(await client.request('shout'), Buffer.from('SHOUT'));
+      await client.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a subclass overriding processMessage is the one that answers', async () => {
+    class Upper extends ReactorServer {
+      protected override processMessage(conn: Connection, message: Buffer): void {
+        conn.send(message.toString().toUpperCase());
+      }
+    }
+    const app = new Upper({ port: 0 });
+    const { port } = await app.start();
+    try {
+      const client = await SeedClient.connect(port);
+      assert.deepEqual(await client.request('quiet'), Buffer.from('QUIET'));
+      await client.end();
+    } finally {
+      await app.stop();
+    }
   });
 });
