@@ -86,18 +86,24 @@ describe('basic: the default echo application', () => {
   });
 });
 
+/** Starts `app`, sends one request from a fresh client, and returns the reply; stops `app`. */
+async function replyFrom(app: ReactorServer, message: string): Promise<Buffer> {
+  const { port } = await app.start();
+  try {
+    const client = await SeedClient.connect(port);
+    const reply = await client.request(message);
+    await client.end();
+    return reply;
+  } finally {
+    await app.stop();
+  }
+}
+
 describe('basic: the echo gives way to the application', () => {
   it('an onMessage set on the underlying server before start() is the one that answers', async () => {
     const app = new ReactorServer({ port: 0 });
     app.server.setCallbacks({ onMessage: (conn, message) => void conn.send(Buffer.from(message.toString().toUpperCase())) });
-    const { port } = await app.start();
-    try {
-      const client = await SeedClient.connect(port);
-      assert.deepEqual(await client.request('shout'), Buffer.from('SHOUT'));
-      await client.end();
-    } finally {
-      await app.stop();
-    }
+    assert.deepEqual(await replyFrom(app, 'shout'), Buffer.from('SHOUT'));
   });
 
   it('a subclass overriding processMessage is the one that answers', async () => {
@@ -106,14 +112,6 @@ describe('basic: the echo gives way to the application', () => {
         conn.send(message.toString().toUpperCase());
       }
     }
-    const app = new Upper({ port: 0 });
-    const { port } = await app.start();
-    try {
-      const client = await SeedClient.connect(port);
-      assert.deepEqual(await client.request('quiet'), Buffer.from('QUIET'));
-      await client.end();
-    } finally {
-      await app.stop();
-    }
+    assert.deepEqual(await replyFrom(new Upper({ port: 0 }), 'quiet'), Buffer.from('QUIET'));
   });
 });
