@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { CLI, hasTaskset, loadgen, loadgenPath, median, startServer } from './harness.js';
+import { CLI, hasTaskset, loadgen, loadgenPath, median, startServer, type RunningServer } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -97,8 +97,9 @@ const samples: Record<Side, Measures[]> = { project: [], baseline: [] };
 
 // Load measures: both servers stay up for every round, so each pair is measured back to back
 // on a warmed-up process, and the ratio is taken per pair (the VM's drift cancels within it).
-const servers = { project: await targets.project(), baseline: await targets.baseline() };
+const servers = {} as Record<Side, RunningServer>;
 try {
+  for (const side of SIDES) servers[side] = await targets[side]();
   for (const side of SIDES) driver(servers[side].port, 'pingpong', Number(values.connections), '1');
   for (let round = 0; round < rounds; round++) {
     for (const side of SIDES) samples[side].push({ rps: 0, p99: 0, sessions: 0, bytesPerConnection: 0 });
@@ -118,7 +119,8 @@ try {
     }
   }
 } finally {
-  await Promise.all(SIDES.map((side) => servers[side].stop()));
+  // A side that failed to start has nothing to stop.
+  await Promise.all(SIDES.map((side) => servers[side]?.stop()));
 }
 
 const rows: [string, keyof Measures, 'higher' | 'lower'][] = [
