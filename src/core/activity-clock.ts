@@ -13,8 +13,9 @@ import { performance } from 'node:perf_hooks';
  * while the loop keeps time. When the loop stalls (a handler computing for a second, say), the
  * refresh runs late and stamps taken meanwhile are early by up to that delay: the clock keeps
  * the worst such delay of the last two windows, and the idle sweep waits that much longer
- * ({@link stallMarginMs}). Rare events (a write backing up, `'drain'`) call {@link refresh}
- * and stamp from the real time.
+ * ({@link stallMarginMs}). Events outside a read callback (a send from a timer, a task or
+ * another connection, a write backing up, `'drain'`) call {@link refresh} and stamp from the
+ * real time.
  */
 export class ActivityClock {
   /**

@@ -151,7 +151,7 @@ export class ByteBuffer {
    */
   prependUInt32(value: number, littleEndian = true): void {
     if (this.readerIndex < 4) {
-      // Only reachable when the buffer was built with less than 4 bytes of prepend room.
+      // The prepend room is used up (built smaller than 4, or already prepended into).
       this.makeRoomInFront(4);
     }
     if (this.storage === null) this.allocate(0);
@@ -190,7 +190,7 @@ export class ByteBuffer {
 
   private makeRoomInFront(n: number): void {
     const readable = this.peek();
-    const grown = Buffer.allocUnsafe(n + readable.length + Math.max(this.writableBytes, 0));
+    const grown = Buffer.allocUnsafe(n + readable.length + this.writableBytes);
     readable.copy(grown, n);
     this.storage = grown;
     this.readerIndex = n;

@@ -1,6 +1,8 @@
+import type { Payload } from '../net/codec.js';
+
 /** Messages a RemoteDispatcher posts to its Dispatcher across threads (structured-cloned). */
 export type DispatcherMessage =
-  | { kind: 'send'; connectionId: number; payload: Uint8Array | string | (Uint8Array | string)[] }
+  | { kind: 'send'; connectionId: number; payload: Payload }
   | { kind: 'close'; connectionId: number }
   | { kind: 'post'; topic: string; data: unknown };
 

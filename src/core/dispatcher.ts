@@ -4,7 +4,6 @@ import type { Connection } from '../net/connection.js';
 import { emptyStats, type LoopStats } from './loop-stats.js';
 import { ActivityClock } from './activity-clock.js';
 import { isDispatcherMessage, type DispatcherMessage } from './dispatcher-message.js';
-import type { Payload } from '../net/codec.js';
 
 /** A unit of work run on the dispatcher's loop. */
 export type Task = () => void;
@@ -191,7 +190,7 @@ export class Dispatcher {
   private apply(message: DispatcherMessage): void {
     switch (message.kind) {
       case 'send':
-        this.registry.get(message.connectionId)?.send(message.payload as Payload);
+        this.registry.get(message.connectionId)?.send(message.payload);
         break;
       case 'close':
         this.registry.get(message.connectionId)?.closeAfterWrite();

@@ -1,5 +1,6 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import type { DispatcherMessage } from './dispatcher-message.js';
+import type { Payload } from '../net/codec.js';
 
 /**
  * The other side of `Dispatcher.createPort()`: lets any thread queue work on a loop it does
@@ -9,7 +10,7 @@ export class RemoteDispatcher {
   constructor(private readonly port: MessagePort) {}
 
   /** Sends `payload` on connection `connectionId` (dropped if it has closed meanwhile). */
-  send(connectionId: number, payload: Uint8Array | string | (Uint8Array | string)[], transfer?: readonly TransferListItem[]): void {
+  send(connectionId: number, payload: Payload, transfer?: readonly TransferListItem[]): void {
     this.postMessage({ kind: 'send', connectionId, payload }, transfer);
   }
 

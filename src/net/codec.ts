@@ -28,6 +28,23 @@ export interface Codec {
   encode(payload: Payload, out: ByteBuffer): number;
 }
 
+/** The largest payload a 4-byte length header can describe. */
+export const MAX_FRAME_PAYLOAD = 0xffff_ffff;
+
+/**
+ * Appends a 4-byte length (little- or big-endian) and the payload, sized in one allocation;
+ * returns the payload's size. The seed and length codecs' framing.
+ * @throws RangeError when the payload is over MAX_FRAME_PAYLOAD bytes
+ */
+export function encodeLengthPrefixed(payload: Payload, out: ByteBuffer, littleEndian: boolean): number {
+  const n = payloadLength(payload);
+  if (n > MAX_FRAME_PAYLOAD) throw new RangeError(`payload of ${n} bytes does not fit a 4-byte length`);
+  out.ensureWritable(4 + n);
+  out.appendUInt32(n, littleEndian);
+  appendPayload(payload, out);
+  return n;
+}
+
 /** Byte length of a payload as it goes on the wire (strings as UTF-8). */
 export function payloadLength(payload: Payload): number {
   if (typeof payload === 'string') return Buffer.byteLength(payload);

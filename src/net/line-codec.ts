@@ -1,6 +1,7 @@
-import { ByteBuffer } from '../core/byte-buffer.js';
-import { appendPayload, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
+import type { ByteBuffer } from '../core/byte-buffer.js';
+import { appendPayload, payloadLength, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
 import { LineTooLongError } from './errors.js';
+import { HeldBytes } from './held-bytes.js';
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -21,9 +22,10 @@ export class LineCodec implements Codec {
   }
 
   encode(payload: Payload, out: ByteBuffer): number {
-    const before = out.length;
+    const n = payloadLength(payload);
+    // Room for the newline too: no second allocation, and the reply fills its storage exactly.
+    out.ensureWritable(n + 1);
     appendPayload(payload, out);
-    const n = out.length - before;
     out.append(NEWLINE_BYTES);
     return n;
   }
@@ -32,28 +34,24 @@ export class LineCodec implements Codec {
 const NEWLINE_BYTES = Buffer.from('\n');
 
 class LineDecoder implements Decoder {
-  private held: ByteBuffer | null = null;
+  /** The start of a line whose newline has not arrived. */
+  private readonly held = new HeldBytes();
 
   constructor(private readonly max: number) {}
 
   get bufferedBytes(): number {
-    return this.held === null ? 0 : this.held.length;
+    return this.held.length;
   }
 
   decode(chunk: Buffer, sink: MessageSink): void {
-    let data = chunk;
     // The held bytes hold no newline (or they would have been delivered): search only the new ones.
-    let scanFrom = 0;
-    if (this.held !== null) {
-      scanFrom = this.held.length;
-      this.held.append(chunk);
-      data = this.held.peek();
-    }
+    const scanFrom = this.held.length;
+    const data = this.held.join(chunk);
     let start = 0;
     for (let end = data.indexOf(NEWLINE, scanFrom); end !== -1; end = data.indexOf(NEWLINE, start)) {
       const stop = end > start && data[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
       if (stop - start > this.max) {
-        this.held = null;
+        this.held.clear();
         sink.fail(new LineTooLongError(this.max));
         return;
       }
@@ -63,16 +61,10 @@ class LineDecoder implements Decoder {
     const rest = data.length - start;
     // The partial line may still end in a `\r` that the limit does not count.
     if (rest > this.max + 1) {
-      this.held = null;
+      this.held.clear();
       sink.fail(new LineTooLongError(this.max));
       return;
     }
-    if (rest === 0) {
-      this.held = null;
-    } else if (this.held === null || start > 0) {
-      const held = new ByteBuffer(Math.min(rest + 1024, this.max + 2), 0);
-      held.append(data.subarray(start));
-      this.held = held;
-    }
+    this.held.keep(data, start, 1024, this.max + 2);
   }
 }

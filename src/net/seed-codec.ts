@@ -1,8 +1,7 @@
 import type { ByteBuffer } from '../core/byte-buffer.js';
-import { appendPayload, payloadLength, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
+import { encodeLengthPrefixed, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
 
-/** The largest payload a 4-byte length header can describe. */
-export const MAX_FRAME_PAYLOAD = 0xffff_ffff;
+export { MAX_FRAME_PAYLOAD } from './codec.js';
 
 /**
  * The seed's wire format. Inbound: each chunk read from the socket is one message, as the
@@ -17,12 +16,7 @@ export class SeedCodec implements Codec {
   }
 
   encode(payload: Payload, out: ByteBuffer): number {
-    const n = payloadLength(payload);
-    if (n > MAX_FRAME_PAYLOAD) throw new RangeError(`payload of ${n} bytes does not fit a 4-byte length`);
-    out.ensureWritable(4 + n);
-    out.appendUInt32(n, true);
-    appendPayload(payload, out);
-    return n;
+    return encodeLengthPrefixed(payload, out, true);
   }
 }
 

@@ -200,7 +200,8 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     try {
       onClose(conn, reason);
     } catch (err) {
-      process.emitWarning(`reactor-server: onClose threw: ${err instanceof Error ? err.stack : String(err)}`);
+      // The connection is already closed; surface it without taking the server down.
+      process.emitWarning(new HandlerError('onClose', err));
     }
   }
 
