@@ -213,7 +213,7 @@ function frameRequest(body: Buffer, codec: CodecName): Buffer {
  */
 class ReplyReader {
   private pending: Buffer = Buffer.alloc(0);
-  private parts: Buffer[] = [];
+  private readonly parts: Buffer[] = [];
   private bodyBytes = 0;
   private complete: Buffer | null = null;
 
@@ -257,7 +257,7 @@ class ReplyReader {
   take(): Buffer {
     const reply = this.complete as Buffer;
     this.complete = null;
-    this.parts = [];
+    this.parts.length = 0;
     this.bodyBytes = 0;
     return reply;
   }

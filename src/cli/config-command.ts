@@ -33,7 +33,6 @@ export function addConfigCommands(program: Command): void {
     const { config: _file, sources, ...values } = settings;
     const effective = Object.fromEntries(
       Object.entries(values)
-        .filter(([key]) => key !== 'sources')
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => [key, sources === true ? { value, source: command.getOptionValueSource(key) ?? 'default' } : value]),
     );

@@ -86,7 +86,8 @@ export class Client extends EventEmitter {
   send(message: Payload): void {
     if (this.closedError !== null) throw this.closedError;
     if (this.encoder === null) {
-      for (const part of typeof message === 'string' || message instanceof Uint8Array ? [message] : message) this.socket.write(part);
+      if (typeof message === 'string' || message instanceof Uint8Array) this.socket.write(message);
+      else for (const part of message) this.socket.write(part);
       return;
     }
     const out = new ByteBuffer(0, 0);

@@ -43,13 +43,11 @@ export function createRegistry(source: MetricsSource): Registry {
   const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  let latest: ReactorSample[] = [];
   // One sample per scrape, shared by every metric below (the first collect takes it).
   let pending: Promise<ReactorSample[]> | null = null;
   const sample = async (): Promise<ReactorSample[]> => {
     pending ??= source.sample().finally(() => setImmediate(() => (pending = null)));
-    latest = await pending;
-    return latest;
+    return pending;
   };
   new Gauge({
     name: 'reactor_connections',

@@ -3,7 +3,7 @@
  * named export with the arguments, and hands back the result, moving an owned byte buffer
  * instead of copying it.
  */
-import { move } from 'piscina';
+import { move, workerData } from 'piscina';
 import { setStopFlag } from './pool-context.js';
 import { taskFailed } from './task-failure.js';
 
@@ -11,13 +11,14 @@ export interface WorkerTask {
   module: string;
   name: string;
   args: unknown[];
-  stopFlag: Int32Array;
 }
+
+// The pool's stop flag, the same for every task this worker runs.
+setStopFlag(workerData as Int32Array);
 
 const modules = new Map<string, Record<string, unknown>>();
 
 export default async function runTask(task: WorkerTask): Promise<unknown> {
-  setStopFlag(task.stopFlag);
   let loaded = modules.get(task.module);
   if (loaded === undefined) {
     try {

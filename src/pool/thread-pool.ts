@@ -7,9 +7,9 @@ import { moduleUrl } from './module-url.js';
 import type { WorkerTask } from './pool-worker.js';
 import { isTaskFailure } from './task-failure.js';
 
-/** A task: a function exported by a module, named by URL (or absolute path) and export name. */
+/** A task: a function exported by a module, named by URL (or file path) and export name. */
 export interface TaskRef {
-  /** `import.meta.url`-style URL, a URL object, or an absolute file path. */
+  /** `import.meta.url`-style URL, a URL object, or a file path (relative to the working directory). */
   module: string | URL;
   /** The export to call. Default `"default"`. */
   name?: string;
@@ -48,7 +48,8 @@ export function defaultPoolSize(): number {
  *   `isPoolStopping()` turn true and may return early; `stop()` waits for them.
  * - A task that throws rejects its promise with the worker's error (message and stack);
  *   a worker that crashes rejects its task with `WorkerCrashError` and is replaced.
- * - Worker lifecycle, error marshalling and crash replacement come from piscina.
+ * - Worker lifecycle and crash replacement come from piscina; a task's error travels back as a
+ *   result (task-failure.ts), since piscina reports a thrown error and a dead worker alike.
  *
  * Thread affinity: use a pool from the thread that created it.
  */
@@ -96,6 +97,8 @@ export class ThreadPool {
     this.stopFlag = new Int32Array(new SharedArrayBuffer(4));
     this.workers = new (piscina().Piscina)({
       filename: WORKER_ENTRY,
+      // Every worker of this start shares the flag; a restart makes a new pool and a new flag.
+      workerData: this.stopFlag,
       minThreads: this.sizeValue,
       maxThreads: this.sizeValue,
       idleTimeout: Infinity,
@@ -136,7 +139,7 @@ export class ThreadPool {
     const module = moduleUrl(task.module);
     return new Promise<R>((resolve, reject) => {
       const job: Job = {
-        task: { module, name: task.name ?? 'default', args: cloned, stopFlag: this.stopFlag },
+        task: { module, name: task.name ?? 'default', args: cloned },
         transferList,
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -176,11 +179,17 @@ export class ThreadPool {
     (this.workers as Piscina)
       .run(job.task, { transferList: job.transferList })
       .then(
-        (result: unknown) => (isTaskFailure(result) ? job.reject(result.error) : job.resolve(result)),
+        (result: unknown) => {
+          if (isTaskFailure(result)) job.reject(result.error);
+          else job.resolve(result);
+          this.finished();
+        },
         // The task's own errors come back as results: a rejection means its worker died.
-        (err: unknown) => job.reject(this.state === 'stopping' ? new PoolStoppedError('pool stopped while the task ran') : new WorkerCrashError(err)),
-      )
-      .finally(() => this.finished());
+        (err: unknown) => {
+          job.reject(this.state === 'stopping' ? new PoolStoppedError('pool stopped while the task ran') : new WorkerCrashError(err));
+          this.finished();
+        },
+      );
   }
 
   private finished(): void {

@@ -1,11 +1,11 @@
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
 import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
 import { moduleUrl } from '../pool/module-url.js';
+import { defaultPoolSize } from '../pool/thread-pool.js';
 import { DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
@@ -80,7 +80,7 @@ interface Slot {
 
 /** Half the cores, at least one: the seed's number of socket dispatchers. */
 export function defaultReactorCount(): number {
-  return Math.max(1, Math.floor(availableParallelism() / 2));
+  return defaultPoolSize();
 }
 
 const STATS_TIMEOUT_MS = 2000;
@@ -105,7 +105,6 @@ export class ReactorGroup {
   private readonly config: Omit<SubReactorConfig, 'index' | 'generation'>;
   private readonly slots: Slot[] = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
-  private boundPort = 0;
   private address: AddressInfo | null = null;
   private nextRequestId = 1;
   private readonly statsRequests = new Map<number, (stats: LoopStats, eventLoopLagSeconds: number) => void>();
@@ -128,7 +127,6 @@ export class ReactorGroup {
       logLevel,
       options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads' },
     };
-    this.boundPort = serverOptions.port ?? 8888;
   }
 
   /**
@@ -139,14 +137,13 @@ export class ReactorGroup {
     if (this.state !== 'new') throw new ServerStateError(`start() called on a group that is ${this.state}`);
     this.state = 'starting';
     try {
-      if (this.mode === 'processes' && (this.config.options.port ?? 8888) === 0) {
+      if (this.mode === 'processes' && (this.config.options.port ?? DEFAULT_OPTIONS.port) === 0) {
         // The primary's shared listener lives only while some worker listens: if every reactor
         // died, a replacement asking for port 0 would get a new port. Settle the port first.
         this.config.options.port = await freePort(this.config.options.host ?? DEFAULT_OPTIONS.host);
       }
       // With reusePort each listener binds by itself: the first one settles what port 0 means.
       this.address = await this.spawn(0);
-      this.boundPort = this.address.port;
       const others = Array.from({ length: this.size - 1 }, (_, i) => this.spawn(i + 1));
       await Promise.all(others);
     } catch (err) {
@@ -226,8 +223,8 @@ export class ReactorGroup {
     link.onExit((code) => this.onReactorExit(current, link, code));
     // Cluster workers share the primary's listener by its listen arguments, port 0 included;
     // reusePort listeners each bind for themselves, so after the first the real port is needed.
-    const requested = this.config.options.port ?? 8888;
-    const port = this.mode === 'processes' || this.address === null ? requested : this.boundPort;
+    const requested = this.config.options.port ?? DEFAULT_OPTIONS.port;
+    const port = this.mode === 'processes' || this.address === null ? requested : this.address.port;
     current.pendingConfig = { ...this.config, index, generation: current.restarts, options: { ...this.config.options, port } };
     return started;
   }
@@ -297,18 +294,8 @@ export class ReactorGroup {
 
   /** Asks a reactor to stop; one that does not end in time is terminated. */
   private async stopReactor(link: ReactorLink, drainTimeout: number | undefined): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(
-        () => {
-          link.terminate();
-          resolve();
-        },
-        (drainTimeout ?? DEFAULT_DRAIN_SECONDS) * 1000 + STOP_GRACE_MS,
-      );
-    });
+    const timer = setTimeout(() => link.terminate(), (drainTimeout ?? DEFAULT_DRAIN_SECONDS) * 1000 + STOP_GRACE_MS);
     link.send({ t: 'stop', drainTimeout });
-    await Promise.race([link.exited, forced]);
     await link.exited;
     clearTimeout(timer);
   }

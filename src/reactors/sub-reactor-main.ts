@@ -74,7 +74,7 @@ channel.onMessage((message) => {
       app?.server.broadcastLocal(message.payload);
       break;
     case 'stats':
-      if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: structuredClone(app.server.stats), eventLoopLagSeconds: lag.mean() });
+      if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: app.server.stats, eventLoopLagSeconds: lag.mean() });
       break;
     case 'stop':
       void stop(message.drainTimeout);
