@@ -11,7 +11,7 @@
  *   node build/bench/ab.js 'project=build/src/cli/main.js start --port 0' 'baseline=build/bench/baseline-server.js 0'
  */
 import { parseArgs } from 'node:util';
-import { loadgen, loadgenPath, median, startServer, type RunningServer } from './harness.js';
+import { drive as driveLoadgen, inTurn, loadgenPath, median, startServer, type RunningServer } from './harness.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -38,7 +38,7 @@ const sides: Side[] = positionals.map((spec) => {
 });
 
 function drive(side: Side, seconds: string): { rate: number; p50: number; p99: number } {
-  const r = loadgen(['-p', String(side.server?.port), '-c', values.connections as string, '-d', seconds, '--mode', mode], '1');
+  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1');
   return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us) };
 }
 
@@ -46,7 +46,7 @@ try {
   for (const side of sides) side.server = await startServer(side.argv[0] as string, side.argv.slice(1), '0');
   for (const side of sides) drive(side, '1'); // warm-up, not counted
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) side.results.push(drive(side, values.seconds as string));
+    for (const side of inTurn(round, sides)) side.results.push(drive(side, values.seconds as string));
   }
 } finally {
   await Promise.all(sides.map((side) => side.server?.stop()));

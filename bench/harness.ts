@@ -3,7 +3,7 @@
  * as separate processes (pinned to cores when taskset exists), parse results, take medians.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -24,38 +24,64 @@ export function loadgenPath(): string | null {
   return LOADGEN;
 }
 
-function pinned(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
+/** `command args`, run under `taskset -c cpus` when both are there. */
+export function pinned(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
   return cpus !== undefined && hasTaskset ? ['taskset', ['-c', cpus, command, ...args]] : [command, args];
 }
 
 export interface RunningServer {
   port: number;
   child: ChildProcess;
+  /** Settles when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then waits for the exit. */
   stop(): Promise<void>;
 }
 
-/** Starts `node script ...args` and waits for a line containing `listening on HOST:PORT`. */
-export async function startServer(script: string, args: string[], cpus?: string): Promise<RunningServer> {
+/**
+ * Starts `node script ...args` and waits for a line containing `listening on HOST:PORT`
+ * (an IPv6 host in brackets); past that line the output is drained unread.
+ */
+export async function startServer(script: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const [command, argv] = pinned(cpus, process.execPath, [script, ...args]);
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const exited = (once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>).then(([code, signal]) => ({ code, signal }));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    const onData = (text: string): void => {
       out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
+      const match = /listening on \[?[^\]\s]+?\]?:(\d+)/.exec(out);
+      if (match === null) return;
+      child.stdout!.off('data', onData).resume();
+      resolve(Number(match[1]));
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready`)));
   });
   return {
     port,
     child,
+    exited,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/** Both sides, in an order that alternates by round so the machine's drift favours neither. */
+export function inTurn<T>(round: number, sides: readonly T[]): readonly T[] {
+  return round % 2 === 0 ? sides : [...sides].reverse();
+}
+
+/** One run of the C load generator against `port` (see bench/loadgen.c for the modes). */
+export function drive(port: number, mode: string, connections: number | string, seconds: number | string, cpus?: string): Record<string, number | string> {
+  return loadgen(['-p', String(port), '-c', String(connections), '-d', String(seconds), '--mode', mode], cpus);
 }
 
 /** Runs the load generator and parses its key=value summary line. */

@@ -21,7 +21,8 @@ per_gen=$((limit - 1000 < 25000 ? limit - 1000 : 25000))
 gens=$(((N + per_gen - 1) / per_gen))
 
 npm run build --silent
-cc -O2 -o build/bench/loadgen bench/loadgen.c
+compiler=$(command -v cc || command -v gcc || command -v clang) || { echo "hold.sh needs a C compiler (cc, gcc or clang)" >&2; exit 2; }
+"$compiler" -O2 -o build/bench/loadgen bench/loadgen.c
 
 log=$(mktemp)
 node build/src/cli/main.js start --port 0 --workers "$W" --reactor-mode processes --idle-timeout 0 --log-level warn >"$log" 2>&1 &
@@ -52,7 +53,9 @@ for g in $(seq 1 "$gens"); do
   # limit a burst of all N at once would exceed.
   sleep "$stagger"
 done
-sleep $((seconds - stagger * gens - 5))
+# Sample while every generator still holds its connections (a short HOLD_SECONDS: at once).
+rest=$((seconds - stagger * gens - 5))
+if [ "$rest" -gt 0 ]; then sleep "$rest"; fi
 held_rss=$(rss_kb)
 wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
 alive=0; errors=0; bad=0

@@ -5,7 +5,7 @@
  *
  *   npm run build && node build/bench/pool-crossover.js [--rounds 3] [--seconds 4] [--connections 50]
  */
-import { CLI, loadgen, median, startServer } from './harness.js';
+import { CLI, drive, median, startServer } from './harness.js';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +31,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const config of configs) {
     const server = await startServer(CLI, ['start', '--port', '0', ...config.args]);
     try {
-      const r = loadgen(['-p', String(server.port), '-c', values.connections as string, '-d', values.seconds as string]);
+      const r = drive(server.port, 'pingpong', values.connections as string, values.seconds as string);
       results.get(config.name)!.rps.push(r.rps as number);
       results.get(config.name)!.p99.push(r.p99_us as number);
     } finally {

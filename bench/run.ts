@@ -10,11 +10,10 @@
  * The load comes from bench/loadgen.c when a C compiler is present (the numbers we judge by),
  * else from the product's own `reactor-server bench`.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { CLI, hasTaskset, loadgen, loadgenPath, median, startServer, type RunningServer } from './harness.js';
+import { CLI, drive, hasTaskset, inTurn, loadgenPath, median, pinned, rssBytes, startServer, type RunningServer } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,21 +38,14 @@ const targets = {
   baseline: () => startServer(BASELINE, ['0'], SERVER_CPU),
 };
 
-/** Resident memory of a process, in bytes. */
-function rss(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
 type Driver = (port: number, mode: 'pingpong' | 'connect' | 'hold', connections: number, secs: string) => Record<string, number | string>;
 
-const cDriver: Driver = (port, mode, connections, secs) =>
-  loadgen(['-p', String(port), '-c', String(connections), '-d', secs, '--mode', mode], DRIVER_CPU);
+const cDriver: Driver = (port, mode, connections, secs) => drive(port, mode, connections, secs, DRIVER_CPU);
 
 const nodeDriver: Driver = (port, mode, connections, secs) => {
   const args = [CLI, 'bench', '-p', String(port), '-c', String(connections), '-d', secs, '-m', mode, '--json'];
-  const command = hasTaskset ? ['taskset', '-c', DRIVER_CPU, process.execPath, ...args] : [process.execPath, ...args];
-  const r = JSON.parse(execFileSync(command[0] as string, command.slice(1), { encoding: 'utf8' })) as {
+  const [command, argv] = pinned(DRIVER_CPU, process.execPath, args);
+  const r = JSON.parse(execFileSync(command, argv, { encoding: 'utf8' })) as {
     repliesPerSecond: number;
     sessionsPerSecond: number;
     latencyUs: { p99: number };
@@ -64,18 +56,13 @@ const nodeDriver: Driver = (port, mode, connections, secs) => {
 
 const driver = loadgenPath() !== null ? cDriver : nodeDriver;
 
-/** Both sides, first one then the other; the order alternates by round so drift favours neither. */
-function inTurn(round: number): readonly Side[] {
-  return round % 2 === 0 ? SIDES : [...SIDES].reverse();
-}
-
 /** Bytes of resident memory one held connection costs a fresh server. */
 async function memoryPerConnection(side: Side): Promise<number> {
   const server = await targets[side]();
   try {
-    const idle = rss(server.child.pid as number);
+    const idle = rssBytes(server.child.pid as number);
     const holdSeconds = 6;
-    const sampled = new Promise<number>((resolve) => setTimeout(() => resolve(rss(server.child.pid as number)), (holdSeconds - 1.5) * 1000));
+    const sampled = new Promise<number>((resolve) => setTimeout(() => resolve(rssBytes(server.child.pid as number)), (holdSeconds - 1.5) * 1000));
     const hold = driver(server.port, 'hold', holdCount, String(holdSeconds));
     const held = await sampled;
     const alive = Number(hold.alive);
@@ -103,16 +90,16 @@ try {
   for (const side of SIDES) driver(servers[side].port, 'pingpong', Number(values.connections), '1');
   for (let round = 0; round < rounds; round++) {
     for (const side of SIDES) samples[side].push({ rps: 0, p99: 0, sessions: 0, bytesPerConnection: 0 });
-    for (const side of inTurn(round)) {
+    for (const side of inTurn(round, SIDES)) {
       const pingpong = driver(servers[side].port, 'pingpong', Number(values.connections), seconds);
       Object.assign(samples[side][round] as Measures, { rps: Number(pingpong.rps), p99: Number(pingpong.p99_us) });
     }
-    for (const side of inTurn(round + 1)) {
+    for (const side of inTurn(round + 1, SIDES)) {
       const churn = driver(servers[side].port, 'connect', 50, seconds);
       (samples[side][round] as Measures).sessions = Number(churn.sps);
     }
     // Memory: a fresh server per measure, so earlier load does not colour it.
-    for (const side of inTurn(round)) (samples[side][round] as Measures).bytesPerConnection = await memoryPerConnection(side);
+    for (const side of inTurn(round, SIDES)) (samples[side][round] as Measures).bytesPerConnection = await memoryPerConnection(side);
     for (const side of SIDES) {
       const m = samples[side][round] as Measures;
       process.stderr.write(`round ${round + 1}/${rounds} ${side.padEnd(8)}: ${Math.round(m.rps)} req/s, p99 ${m.p99} us, ${Math.round(m.sessions)} sessions/s, ${Math.round(m.bytesPerConnection)} B/conn\n`);

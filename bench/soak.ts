@@ -15,16 +15,13 @@
  * --max-rss-growth-mb N > 0, also fails when RSS grew more than N MB from the first sample
  * taken under load to the end of the load.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const PREFIX = Buffer.from('[Server Reply]: ');
+import { REPLY_PREFIX_BYTES as PREFIX } from '../src/server/reply-prefix.js';
+import { CLI, rssBytes, startServer, type RunningServer } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,41 +58,14 @@ function problem(text: string): void {
 
 // --- the server --------------------------------------------------------------------------------
 
-interface Server {
-  pid: number;
-  port: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-async function startServer(): Promise<Server> {
-  const args = [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--codec', 'length', '--log-level', 'warn'];
+function startSoakServer(): Promise<RunningServer> {
+  // The soak's settings only: REACTOR_* variables of the calling shell do not leak in.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REACTOR_')));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const exited = (once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>).then(([code, signal]) => ({ code, signal }));
-  let head = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      if (head.length > 4096) return; // past the ready line: just drain the pipe
-      head += text;
-      const match = /listening on \[?[^\]\s]+?\]?:(\d+)/.exec(head);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready`)));
-  });
-  return {
-    pid: child.pid as number,
-    port,
-    exited,
-    kill: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-  };
+  return startServer(CLI, ['start', '--host', '127.0.0.1', '--port', '0', '--codec', 'length', '--log-level', 'warn'], undefined, env);
 }
 
 function rssMb(pid: number): number {
-  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? 0 : Number(match[1]) / 1024;
+  return rssBytes(pid) / (1024 * 1024);
 }
 
 function fds(pid: number): number {
@@ -273,13 +243,14 @@ interface Sample {
 }
 
 async function main(): Promise<number> {
-  const server = await startServer();
+  const server = await startSoakServer();
+  const pid = server.child.pid as number;
   const started = Date.now();
   const until = started + SECONDS * 1000;
-  const baselineFds = fds(server.pid);
+  const baselineFds = fds(pid);
   const samples: Sample[] = [];
   const takeSample = (): Sample => {
-    const sample = { t: (Date.now() - started) / 1000, rssMb: rssMb(server.pid), fds: fds(server.pid), requests: counts.requests };
+    const sample = { t: (Date.now() - started) / 1000, rssMb: rssMb(pid), fds: fds(pid), requests: counts.requests };
     samples.push(sample);
     const previous = samples.at(-2);
     const rate = previous === undefined ? 0 : (sample.requests - previous.requests) / Math.max(0.001, sample.t - previous.t);
@@ -289,7 +260,7 @@ async function main(): Promise<number> {
     );
     return sample;
   };
-  process.stdout.write(`soak: ${SECONDS} s against pid ${server.pid} port ${server.port}: ${CLIENTS} ping-pong, ${CHURNERS} churners, 1 slow reader\n`);
+  process.stdout.write(`soak: ${SECONDS} s against pid ${pid} port ${server.port}: ${CLIENTS} ping-pong, ${CHURNERS} churners, 1 slow reader\n`);
   takeSample();
   const sampler = setInterval(takeSample, SAMPLE_SECONDS * 1000);
 
@@ -316,13 +287,13 @@ async function main(): Promise<number> {
   const loaded = takeSample();
 
   // Let the server finish closing what the load left, then look again (a deliberate settle).
-  let settledFds = serverDied ? -1 : fds(server.pid);
+  let settledFds = serverDied ? -1 : fds(pid);
   for (let waited = 0; !serverDied && settledFds > baselineFds && waited < 5000; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    settledFds = fds(server.pid);
+    settledFds = fds(pid);
   }
 
-  server.kill('SIGTERM');
+  await server.stop();
   const exit = await server.exited;
 
   const first = samples[0] as Sample;
