@@ -12,13 +12,14 @@ import { SeedClient } from '../helpers/seed-client.js';
 const run = promisify(execFile);
 
 /** Runs the CLI to completion; never throws, so exit codes can be asserted. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], { timeout: 10_000 });
-    return { code: 0, stdout, stderr };
+    return { code: 0, signal: null, stdout, stderr };
   } catch (err) {
-    const failed = err as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    // A CLI killed at the timeout has no exit code, only the signal.
+    const failed = err as { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+    return { code: failed.code, signal: failed.signal, stdout: failed.stdout, stderr: failed.stderr };
   }
 }
 
@@ -76,6 +77,8 @@ describe('cli', { timeout: 30_000 }, () => {
   ]) {
     it(`rejects ${args.join(' ')} with a message and a non-zero exit`, async () => {
       const result = await cli(...args);
+      assert.equal(result.signal, null, 'the CLI hung and was killed instead of exiting');
+      assert.equal(typeof result.code, 'number');
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /error|invalid|unknown/i);
     });

@@ -128,7 +128,7 @@ describe('examples: chat server', () => {
         let stdout = '';
         child.stdout.setEncoding('utf8').on('data', (text: string) => {
           stdout += text;
-          const match = /^chat server listening on (\S+):(\d+)$/m.exec(stdout);
+          const match = /^chat server listening on (\S+):(\d+)\r?\n/m.exec(stdout);
           if (match !== null) resolve({ host: match[1] as string, port: Number(match[2]) });
         });
         void exited.then(([code]) => reject(new Error(`chat server exited with ${code} before it was ready: ${stderr}`)));

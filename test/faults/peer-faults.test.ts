@@ -196,6 +196,7 @@ describe('faults: a handler that throws', { timeout: 20_000 }, () => {
           const bystanders = await Promise.all(Array.from({ length: 4 }, () => WireClient.connect(port, LENGTH)));
           clients.push(...bystanders);
           let serving = true;
+          const served = bystanders.map(() => 0);
           // The bystanders do round trips, sync and async, all through the throwing.
           const traffic = Promise.all(
             bystanders.map(async (client, b) => {
@@ -203,7 +204,7 @@ describe('faults: a handler that throws', { timeout: 20_000 }, () => {
               while (serving || n < 5) {
                 const message = n % 2 === 0 ? `bystander ${b} #${n}` : `async bystander ${b} #${n}`;
                 assert.deepEqual(await client.request(message), expectedReply(message));
-                n++;
+                served[b] = ++n;
               }
               return n;
             }),
@@ -230,7 +231,10 @@ describe('faults: a handler that throws', { timeout: 20_000 }, () => {
             await within(thrower.closed, 2000, 'the thrower to see the close');
             assert.equal(thrower.received, mode === 'sync' ? 1 : 2);
           }
+          // Served while the throws happened, not only after them.
+          const servedDuringThrows = [...served];
           serving = false;
+          for (const n of servedDuringThrows) assert.ok(n >= 1, `a bystander was not served during the throws: ${servedDuringThrows.join(', ')}`);
           const rounds = await within(traffic, 5000, 'the bystanders to finish');
           for (const n of rounds) assert.ok(n >= 5);
           // Only the throwers were closed: every bystander is still open and served.

@@ -260,6 +260,8 @@ describe('faults: malformed input', { timeout: 40_000 }, () => {
         ledger.assertClosedExactlyOnce();
         const unexpected = ledger.errors.filter((e) => !(e instanceof LineTooLongError) && !PEER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? ''));
         assert.deepEqual(unexpected.map(String), [], `seed ${seed}`);
+        // One line in seven runs past 512 bytes: the over-limit path must have been taken.
+        assert.ok(ledger.errors.some((e) => e instanceof LineTooLongError), `random lines never tripped the line limit (seed ${seed})`);
         assert.deepEqual(warnings.warnings.map(String), []);
       },
       async () => {

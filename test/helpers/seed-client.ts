@@ -1,5 +1,14 @@
 import net from 'node:net';
 import { once } from 'node:events';
+import { REPLY_PREFIX } from '../../src/index.js';
+
+/** What the default echo puts in front of every reply. */
+export const ECHO_PREFIX = Buffer.from(REPLY_PREFIX);
+
+/** The default echo's reply to `message`: the prefix, then the message, byte for byte. */
+export function expectedReply(message: Buffer | string): Buffer {
+  return Buffer.concat([ECHO_PREFIX, Buffer.from(message)]);
+}
 
 /**
  * A client for the seed protocol, as the seed's own test clients behave: raw bytes out,

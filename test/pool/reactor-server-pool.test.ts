@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 import {
   HandlerError,
   InvalidOptionError,
-  REPLY_PREFIX,
   ReactorServer,
   SeedCodec,
   type CloseReason,
@@ -17,15 +16,9 @@ import {
   type ReactorServerOptions,
 } from '../../src/index.js';
 import type { ByteBuffer } from '../../src/core/byte-buffer.js';
-import { SeedClient } from '../helpers/seed-client.js';
 import { EventLog } from '../unit/support.js';
 import { HANDLERS, osThreadCount, settles } from './helpers.js';
-
-const PREFIX = Buffer.from(REPLY_PREFIX);
-
-function expectedReply(message: Buffer | string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
+import { ECHO_PREFIX as PREFIX, SeedClient, expectedReply } from '../helpers/seed-client.js';
 
 type ServerEvent =
   | { kind: 'open'; conn: number; remotePort: number }
@@ -163,6 +156,7 @@ describe('ReactorServer on the pool: the default echo', { timeout: 60000 }, () =
       const message = randomBytes(512 * 1024);
       client.send(message);
       const reply = await client.readReassembled(message.length, PREFIX);
+      assert.ok(reply.frames > 1, 'a 512 KB message arrived as one read: nothing was reassembled');
       assert.ok(reply.body.equals(message), `reassembled body differs (${reply.frames} frames)`);
     } finally {
       await client.end();

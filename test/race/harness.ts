@@ -1,28 +1,24 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
-import { REPLY_PREFIX, type CloseReason, type Connection, type NetServer } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
-
-const PREFIX = Buffer.from(REPLY_PREFIX);
+import { type CloseReason, type Connection, type NetServer } from '../../src/index.js';
+import { SeedClient, expectedReply } from '../helpers/seed-client.js';
+export { expectedReply };
 
 /** node:test gives hooks no time limit, not even their suite's: a hung hook would hang the file. */
 export const HOOK_TIMEOUT_MS = 10_000;
 
-/** What the default application must answer to `message`, byte for byte. */
-export function expectedReply(message: Buffer | string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
-
 /**
  * Resolves once `condition()` holds, checking on every turn of the event loop (so sockets keep
- * being served while it waits); rejects with `describe()` when `timeoutMs` passes first.
+ * being served while it waits), or every `pollMs` for a costly condition (one that reads
+ * /proc, say, competing with the server for the CPU); rejects with `describe()` when
+ * `timeoutMs` passes first.
  */
-export async function waitUntil(condition: () => boolean, describe: () => string, timeoutMs = 5000): Promise<void> {
+export async function waitUntil(condition: () => boolean, describe: () => string, timeoutMs = 5000, pollMs = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => (pollMs > 0 ? setTimeout(resolve, pollMs) : setImmediate(resolve)));
   }
 }
 

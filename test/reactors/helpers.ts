@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { REPLY_PREFIX, ReactorGroup, supportsReusePort, type ReactorGroupOptions, type ReactorInfo, type ReactorMode } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
+import { ReactorGroup, supportsReusePort, type ReactorGroupOptions, type ReactorInfo, type ReactorMode } from '../../src/index.js';
+import { ECHO_PREFIX as PREFIX, SeedClient, expectedReply } from '../helpers/seed-client.js';
+export { PREFIX, expectedReply };
 
 /** Every scenario runs with this many reactors. */
 export const REACTOR_COUNTS = [1, 2, 4] as const;
@@ -26,13 +27,6 @@ export const MODES: readonly ModeCase[] = [
 
 /** What ReactorInfo.kind is for each mode. */
 export const KIND: Readonly<Record<ReactorMode, ReactorInfo['kind']>> = { processes: 'process', threads: 'thread' };
-
-export const PREFIX = Buffer.from(REPLY_PREFIX);
-
-/** The default echo's reply to `message`, as the client reads it (length header stripped). */
-export function expectedReply(message: Buffer | string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
 
 /** A message unique to client `i`, with bytes that are not valid UTF-8 (the echo is byte-exact). */
 export function messageFor(i: number, round = 0): Buffer {

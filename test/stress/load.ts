@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { REPLY_PREFIX } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
+import { SeedClient, expectedReply } from '../helpers/seed-client.js';
+export { expectedReply };
 
-const PREFIX = Buffer.from(REPLY_PREFIX);
-
-/** node:test gives hooks no time limit, not even their suite's: a hung hook would hang the file. */
-export const HOOK_TIMEOUT_MS = 10_000;
-
-/** What the default server must answer to `message`, byte for byte. */
-export function expectedReply(message: Buffer | string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
+export { HOOK_TIMEOUT_MS } from '../race/harness.js';
 
 /**
  * Runs `task(0) .. task(count - 1)` with at most `limit` in flight and returns every outcome

@@ -2,15 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { REPLY_PREFIX } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
 import { startServerProcess } from '../helpers/server-process.js';
-
-const PREFIX = Buffer.from(REPLY_PREFIX);
-
-function expectedReply(message: string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
+import { SeedClient, expectedReply } from '../helpers/seed-client.js';
 
 describe('timeout: the CLI flags --idle-timeout and --check-interval', () => {
   it('closes an idle client after --idle-timeout 0.5 (--check-interval 0.1) and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {

@@ -6,18 +6,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   DEFAULT_OPTIONS,
   ReactorServer,
-  REPLY_PREFIX,
   type CloseReason,
   type Connection,
   type ServerOptions,
 } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
-
-const PREFIX = Buffer.from(REPLY_PREFIX);
-
-function expectedReply(message: Buffer | string): Buffer {
-  return Buffer.concat([PREFIX, Buffer.from(message)]);
-}
+import { SeedClient, expectedReply } from '../helpers/seed-client.js';
 
 /** What the server's callbacks saw for one connection, in order. */
 interface ConnRecord {

@@ -36,8 +36,11 @@ describe('RemoteDispatcher across threads', { timeout: 10000 }, () => {
     return { client, id: opened.conn.id };
   }
 
-  function topicEvent(topic: string): Promise<Extract<ServerEvent, { kind: 'topic' }>> {
-    return log.waitFor((e): e is Extract<ServerEvent, { kind: 'topic' }> => e.kind === 'topic' && e.topic === topic);
+  /** The first event of `topic` (carrying `data`, when given), logged already or to come. */
+  function topicEvent(topic: string, data?: unknown): Promise<Extract<ServerEvent, { kind: 'topic' }>> {
+    return log.waitFor(
+      (e): e is Extract<ServerEvent, { kind: 'topic' }> => e.kind === 'topic' && e.topic === topic && (data === undefined || e.data === data),
+    );
   }
 
   before(async () => {
@@ -148,10 +151,11 @@ describe('RemoteDispatcher across threads', { timeout: 10000 }, () => {
     };
     process.on('warning', listener);
     try {
-      const marker = topicEvent('greet');
+      // The post after the bad one, not an earlier greeting already in the log.
+      const marker = topicEvent('greet', 'after the bad one');
       run({ op: 'post', topic: 'nobody-listens', data: 1 }, { op: 'post', topic: 'greet', data: 'after the bad one' });
       await warned.promise;
-      await marker;
+      assert.equal((await marker).data, 'after the bad one');
     } finally {
       process.off('warning', listener);
     }
