@@ -29,7 +29,7 @@ export interface ServerOptions {
   highWaterMark: number;
   /** Pending output below which reading resumes. Default 256 KiB. */
   lowWaterMark: number;
-  /** Pending output at which the connection is closed with OutputOverflowError. Default 16 MiB. */
+  /** Pending output above which the connection is closed with OutputOverflowError. Default 16 MiB. */
   maxPendingOutput: number;
   /** Open connections (per reactor) beyond which new ones are closed at once. Default 0: no limit. */
   maxConnections: number;
