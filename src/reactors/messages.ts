@@ -32,6 +32,8 @@ export type FromReactor =
   | { t: 'hello' }
   | { t: 'ready'; address: string; family: string; port: number }
   | { t: 'failed'; message: string; code: string | undefined }
+  /** An uncaught exception is ending this reactor (processes: a thread's error reaches the supervisor by itself). */
+  | { t: 'fatal'; name: string; message: string; stack: string | undefined }
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
   | { t: 'stopped' };

@@ -9,7 +9,7 @@ import { defaultPoolSize } from '../pool/thread-pool.js';
 import { DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
-import type { FromReactor, SubReactorConfig } from './messages.js';
+import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
@@ -35,8 +35,49 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
   mode?: ReactorMode | 'auto';
   /** Log level inside each sub-reactor (connection lifecycle is logged at debug). Default: silent. */
   logLevel?: LogLevel;
-  /** A sub-reactor ended unexpectedly; it is being replaced. Default: a line on stderr. */
-  onReactorExit?: (reactor: ReactorInfo, code: number | null) => void;
+  /**
+   * A sub-reactor ended unexpectedly, or its replacement failed to start; it will be replaced
+   * after `exit.restartInMs`. Called once per exit. Default: a line on stderr.
+   */
+  onReactorExit?: (reactor: ReactorInfo, exit: ReactorExit) => void;
+  /** How soon a slot whose reactors keep dying is tried again. */
+  restartBackoff?: Partial<RestartBackoff>;
+}
+
+/** What `onReactorExit` learns about one reactor's end. */
+export interface ReactorExit {
+  /** Its exit code; null when a signal killed it. */
+  code: number | null;
+  /** The uncaught exception it died of, or why it failed to start; undefined when it was killed. */
+  error: Error | undefined;
+  /** Failures of this slot in a row (1 after a reactor that had served well dies). */
+  failures: number;
+  /** Milliseconds until the replacement is started: 0 for the first failure, then growing. */
+  restartInMs: number;
+}
+
+/**
+ * The replacement schedule of a slot that keeps failing: the first failure is replaced at once,
+ * then the wait doubles from `initialMs` up to `maxMs`, each wait drawn at random from its upper
+ * half so that slots failing together do not retry in step. A reactor that serves for
+ * `resetAfterMs` clears its slot's failures.
+ */
+export interface RestartBackoff {
+  initialMs: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+export const DEFAULT_RESTART_BACKOFF: Readonly<RestartBackoff> = Object.freeze({ initialMs: 100, maxMs: 30_000, resetAfterMs: 10_000 });
+
+/** A slot's health: serving, starting (a reactor is on its way up), or down (waiting to retry). */
+export interface ReactorStatus {
+  index: number;
+  state: 'serving' | 'starting' | 'down';
+  /** Failures in a row (0 once a reactor has served for `resetAfterMs`). */
+  failures: number;
+  /** Why the slot's last reactor ended, if it failed. */
+  lastError: Error | undefined;
 }
 
 /** One sub-reactor as the supervisor sees it. */
@@ -73,6 +114,16 @@ interface Slot {
   link: ReactorLink;
   restarts: number;
   ready: boolean;
+  /** When the current reactor became ready (performance.now()), or -1. */
+  readyAt: number;
+  /** Failures in a row, see RestartBackoff. */
+  failures: number;
+  /** Why the current reactor said it could not start; it exits next. */
+  startError: Error | undefined;
+  lastError: Error | undefined;
+  /** The wait before the next replacement, while the slot is down. */
+  retry: NodeJS.Timeout | null;
+  /** Whoever waits for this slot to serve: start(), terminateReactor(). */
   waiters: { resolve: (info: AddressInfo) => void; reject: (err: Error) => void }[];
   /** Sent once the reactor says hello. */
   pendingConfig: SubReactorConfig | null;
@@ -109,10 +160,14 @@ export class ReactorGroup {
   private nextRequestId = 1;
   private readonly statsRequests = new Map<number, (stats: LoopStats, eventLoopLagSeconds: number) => void>();
   private stopping: Promise<void> | null = null;
+  /** The stop every reactor is told, once stop() was called (also to reactors that greet us later). */
+  private stopRequest: (ToReactor & { t: 'stop' }) | null = null;
+  private readonly backoff: RestartBackoff;
 
   /** @throws InvalidOptionError for a bad `workers`, UnsupportedError for 'threads' where unsupported */
   constructor(private readonly options: ReactorGroupOptions = {}) {
-    const { workers = 'auto', app, appExport = 'default', mode = 'auto', logLevel = 'silent', onReactorExit: _onExit, ...serverOptions } = options;
+    const { workers = 'auto', app, appExport = 'default', mode = 'auto', logLevel = 'silent', onReactorExit: _onExit, restartBackoff, ...serverOptions } = options;
+    this.backoff = resolveBackoff(restartBackoff);
     this.size = workers === 'auto' ? defaultReactorCount() : workers;
     if (!Number.isInteger(this.size) || this.size < 1) throw new InvalidOptionError('workers', `must be an integer >= 1 or 'auto', got ${String(workers)}`);
     if (mode === 'threads' && !supportsReusePort()) {
@@ -137,12 +192,18 @@ export class ReactorGroup {
     if (this.state !== 'new') throw new ServerStateError(`start() called on a group that is ${this.state}`);
     this.state = 'starting';
     try {
-      if (this.mode === 'processes' && (this.config.options.port ?? DEFAULT_OPTIONS.port) === 0) {
+      const host = this.config.options.host ?? DEFAULT_OPTIONS.host;
+      const port = this.config.options.port ?? DEFAULT_OPTIONS.port;
+      if (this.mode === 'threads') {
+        // SO_REUSEPORT lets any process of the same user join a port that is already served,
+        // and the kernel would then share the traffic with it. An exclusive bind fails on any
+        // listener, reusePort or not: refuse to start where someone already serves.
+        this.config.options.port = await probePort(host, port);
+      } else if (port === 0) {
         // The primary's shared listener lives only while some worker listens: if every reactor
         // died, a replacement asking for port 0 would get a new port. Settle the port first.
-        this.config.options.port = await freePort(this.config.options.host ?? DEFAULT_OPTIONS.host);
+        this.config.options.port = await probePort(host, 0);
       }
-      // With reusePort each listener binds by itself: the first one settles what port 0 means.
       this.address = await this.spawn(0);
       const others = Array.from({ length: this.size - 1 }, (_, i) => this.spawn(i + 1));
       await Promise.all(others);
@@ -172,6 +233,16 @@ export class ReactorGroup {
   /** The sub-reactors, in slot order. */
   get reactors(): ReactorInfo[] {
     return this.slots.map((slot) => this.info(slot));
+  }
+
+  /** Each slot's health, in slot order: whether it serves, and why it does not. */
+  status(): ReactorStatus[] {
+    return this.slots.map((slot) => ({
+      index: slot.index,
+      state: slot.ready ? 'serving' : slot.retry !== null ? 'down' : 'starting',
+      failures: slot.failures,
+      lastError: slot.lastError,
+    }));
   }
 
   /** Sends `payload` to every connection on every reactor. */
@@ -208,10 +279,12 @@ export class ReactorGroup {
   }
 
   private spawn(index: number): Promise<AddressInfo> {
+    // stop() may come while start() is on its way: nothing new is started after it.
+    if (this.stopRequest !== null) return Promise.reject(new ServerStateError('the group was stopped while starting'));
     const link = this.mode === 'threads' ? spawnThread() : spawnProcess();
     let slot = this.slots[index];
     if (slot === undefined) {
-      slot = { index, link, restarts: 0, ready: false, waiters: [], pendingConfig: null };
+      slot = { index, link, restarts: 0, ready: false, readyAt: -1, failures: 0, startError: undefined, lastError: undefined, retry: null, waiters: [], pendingConfig: null };
       this.slots[index] = slot;
     } else {
       slot.link = link;
@@ -220,7 +293,7 @@ export class ReactorGroup {
     const current = slot;
     const started = new Promise<AddressInfo>((resolve, reject) => current.waiters.push({ resolve, reject }));
     link.onMessage((message) => this.onReactorMessage(current, link, message));
-    link.onExit((code) => this.onReactorExit(current, link, code));
+    link.onExit((code, error) => this.onReactorExit(current, link, code, error));
     // Cluster workers share the primary's listener by its listen arguments, port 0 included;
     // reusePort listeners each bind for themselves, so after the first the real port is needed.
     const requested = this.config.options.port ?? DEFAULT_OPTIONS.port;
@@ -233,15 +306,26 @@ export class ReactorGroup {
     if (slot.link !== link) return;
     switch (message.t) {
       case 'hello':
-        if (slot.pendingConfig !== null) link.send({ t: 'start', config: slot.pendingConfig });
+        // A stop may have been sent before the reactor listened for it (processes lose those): repeat it.
+        if (this.stopRequest !== null) link.send(this.stopRequest);
+        else if (slot.pendingConfig !== null) link.send({ t: 'start', config: slot.pendingConfig });
         slot.pendingConfig = null;
         break;
       case 'ready':
         slot.ready = true;
+        slot.readyAt = performance.now();
         for (const waiter of slot.waiters.splice(0)) waiter.resolve({ address: message.address, family: message.family, port: message.port });
         break;
-      case 'failed':
-        for (const waiter of slot.waiters.splice(0)) waiter.reject(new ReactorStartError(slot.index, message.message, message.code));
+      case 'failed': {
+        const error = new ReactorStartError(slot.index, message.message, message.code);
+        slot.startError = error;
+        // Starting the group fails as a whole; a replacement is retried when it has exited.
+        if (this.state !== 'running') for (const waiter of slot.waiters.splice(0)) waiter.reject(error);
+        // It has nothing to serve: do not wait for whatever its module left running to let it end.
+        link.terminate();
+        break;
+      }
+      case 'fatal':
         break;
       case 'broadcast':
         for (const other of this.slots) if (other !== slot && other.ready) other.link.send(message);
@@ -254,20 +338,32 @@ export class ReactorGroup {
     }
   }
 
-  private onReactorExit(slot: Slot, link: ReactorLink, code: number | null): void {
+  private onReactorExit(slot: Slot, link: ReactorLink, code: number | null, fatal: Error | undefined): void {
     if (slot.link !== link) return;
     slot.ready = false;
+    const error = fatal ?? slot.startError;
+    slot.startError = undefined;
     if (this.state !== 'running') {
-      for (const waiter of slot.waiters.splice(0)) waiter.reject(new ReactorStartError(slot.index, `exited with code ${code}`, undefined));
+      const reason = error ?? new ReactorStartError(slot.index, `exited with code ${code}`, undefined);
+      for (const waiter of slot.waiters.splice(0)) waiter.reject(reason);
       return;
     }
+    if (slot.readyAt >= 0 && performance.now() - slot.readyAt >= this.backoff.resetAfterMs) slot.failures = 0;
+    slot.readyAt = -1;
+    slot.failures++;
+    slot.lastError = error;
+    const restartInMs = restartDelay(slot.failures, this.backoff);
     const reactor = this.info(slot);
-    if (this.options.onReactorExit !== undefined) this.options.onReactorExit(reactor, code);
-    else process.stderr.write(`reactor-server: sub-reactor ${slot.index} (${reactor.kind} ${reactor.id}) exited with code ${code}; replacing it\n`);
-    slot.restarts++;
-    this.spawn(slot.index).catch((err: unknown) => {
-      process.stderr.write(`reactor-server: could not replace sub-reactor ${slot.index}: ${String(err)}\n`);
-    });
+    const exit: ReactorExit = { code, error, failures: slot.failures, restartInMs };
+    if (this.options.onReactorExit !== undefined) this.options.onReactorExit(reactor, exit);
+    else process.stderr.write(`reactor-server: ${describeExit(reactor, exit)}\n`);
+    slot.retry = setTimeout(() => {
+      slot.retry = null;
+      if (this.state !== 'running') return;
+      slot.restarts++;
+      // A failed start is reported when that reactor exits, like any other end.
+      this.spawn(slot.index).catch(() => undefined);
+    }, restartInMs);
   }
 
   private askStats(slot: Slot): Promise<ReactorStats | null> {
@@ -288,25 +384,63 @@ export class ReactorGroup {
 
   private async shutdown(drainTimeout: number | undefined): Promise<void> {
     this.state = 'stopping';
-    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link, drainTimeout)));
+    this.stopRequest = { t: 'stop', drainTimeout };
+    const stopped = new ServerStateError('the group was stopped');
+    for (const slot of this.slots) {
+      if (slot.retry !== null) clearTimeout(slot.retry);
+      slot.retry = null;
+      for (const waiter of slot.waiters.splice(0)) waiter.reject(stopped);
+    }
+    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link, this.stopRequest!)));
     this.state = 'stopped';
   }
 
   /** Asks a reactor to stop; one that does not end in time is terminated. */
-  private async stopReactor(link: ReactorLink, drainTimeout: number | undefined): Promise<void> {
-    const timer = setTimeout(() => link.terminate(), (drainTimeout ?? DEFAULT_DRAIN_SECONDS) * 1000 + STOP_GRACE_MS);
-    link.send({ t: 'stop', drainTimeout });
+  private async stopReactor(link: ReactorLink, request: ToReactor & { t: 'stop' }): Promise<void> {
+    const timer = setTimeout(() => link.terminate(), (request.drainTimeout ?? DEFAULT_DRAIN_SECONDS) * 1000 + STOP_GRACE_MS);
+    link.send(request);
     await link.exited;
     clearTimeout(timer);
   }
 }
 
-/** A port free right now on `host`, found by binding port 0 and letting it go. */
-async function freePort(host: string): Promise<number> {
+/** The wait before a slot's next reactor after `failures` failures in a row. */
+export function restartDelay(failures: number, backoff: RestartBackoff, random = Math.random): number {
+  if (failures <= 1) return 0;
+  const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (failures - 2));
+  return Math.round(ceiling * (0.5 + random() / 2));
+}
+
+function resolveBackoff(given: Partial<RestartBackoff> = {}): RestartBackoff {
+  const backoff = { ...DEFAULT_RESTART_BACKOFF, ...given };
+  for (const key of ['initialMs', 'maxMs', 'resetAfterMs'] as const) {
+    const value = backoff[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
+      throw new InvalidOptionError(`restartBackoff.${key}`, `must be a number of milliseconds from 0 to ${2 ** 31 - 1}, got ${typeof value} ${String(value)}`);
+    }
+  }
+  if (backoff.maxMs < backoff.initialMs) throw new InvalidOptionError('restartBackoff.maxMs', `must be >= initialMs (${backoff.initialMs}), got ${backoff.maxMs}`);
+  return backoff;
+}
+
+/** One line on what became of a reactor, for logs and stderr. */
+export function describeExit(reactor: ReactorInfo, exit: ReactorExit): string {
+  const how = exit.code === null ? 'was killed' : `exited with code ${exit.code}`;
+  const why = exit.error === undefined ? '' : `: ${exit.error.message}`;
+  const next = exit.restartInMs === 0 ? 'replacing it' : `replacing it in ${exit.restartInMs} ms (failure ${exit.failures} in a row)`;
+  return `sub-reactor ${reactor.index} (${reactor.kind} ${reactor.id}) ${how}${why}; ${next}`;
+}
+
+/**
+ * Binds `host:port` exclusively (no SO_REUSEPORT) and lets it go: rejects with the listen error
+ * (EADDRINUSE, ...) when something already listens there, else resolves with the port (a free
+ * one when `port` is 0).
+ */
+async function probePort(host: string, port: number): Promise<number> {
   const probe = net.createServer();
-  probe.listen(0, host);
+  probe.listen({ host, port, exclusive: true });
   await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
+  const bound = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
-  return port;
+  return bound;
 }

@@ -12,8 +12,11 @@ export interface ReactorLink {
   readonly id: number;
   send(message: ToReactor): void;
   onMessage(handler: (message: FromReactor) => void): void;
-  /** Called once when the thread or process has gone, with its exit code. */
-  onExit(handler: (code: number | null) => void): void;
+  /**
+   * Called once when the thread or process has gone, with its exit code and, when it died of
+   * an uncaught exception, that error (message and stack as the reactor saw them).
+   */
+  onExit(handler: (code: number | null, error: Error | undefined) => void): void;
   /** Resolves when the thread or process has gone. */
   readonly exited: Promise<void>;
   /** Ends it at once (its connections are lost). */
@@ -23,8 +26,9 @@ export interface ReactorLink {
 /** A sub-reactor on a worker thread, with its own event loop and its own (reusePort) listener. */
 export function spawnThread(): ReactorLink {
   const worker = new Worker(ENTRY);
-  // The exit event reports the end; an uncaught error arrives first and must not crash us.
-  worker.on('error', () => undefined);
+  // An uncaught error arrives just before the exit event: kept for it, and it must not crash us.
+  let fatal: Error | undefined;
+  worker.on('error', (error) => (fatal = asError(error)));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     kind: 'thread',
@@ -32,7 +36,7 @@ export function spawnThread(): ReactorLink {
     exited,
     send: (message) => worker.postMessage(message),
     onMessage: (handler) => worker.on('message', handler),
-    onExit: (handler) => worker.once('exit', handler),
+    onExit: (handler) => worker.once('exit', (code) => handler(code, fatal)),
     terminate: () => void worker.terminate(),
   };
 }
@@ -51,18 +55,38 @@ export function spawnProcess(): ReactorLink {
     clusterReady = true;
   }
   const worker: ClusterWorker = cluster.fork();
+  // Writing to a worker that is dying fails with EPIPE; its exit is reported separately.
   worker.on('error', () => undefined);
+  // A process cannot hand over its Error object: the reactor sends what it was before it exits.
+  let fatal: Error | undefined;
+  worker.on('message', (message: FromReactor) => {
+    if (message.t === 'fatal') fatal = revive(message.name, message.message, message.stack);
+  });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     kind: 'process',
     id: worker.process.pid ?? 0,
     exited,
-    // A worker that has just died cannot be written to; its exit is reported separately.
     send: (message) => {
-      if (worker.isConnected()) worker.send(message);
+      if (worker.isConnected()) worker.send(message, undefined, ignore);
     },
     onMessage: (handler) => worker.on('message', handler),
-    onExit: (handler) => worker.once('exit', (code: number | null) => handler(code)),
+    onExit: (handler) => worker.once('exit', (code: number | null) => handler(code, fatal)),
     terminate: () => void worker.process.kill('SIGKILL'),
   };
+}
+
+function ignore(): void {}
+
+/** A thrown value as an Error (a worker may throw anything). */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** The error a reactor process reported, rebuilt with its own name, message and stack. */
+function revive(name: string, message: string, stack: string | undefined): Error {
+  const error = new Error(message);
+  error.name = name;
+  if (stack !== undefined) error.stack = stack;
+  return error;
 }

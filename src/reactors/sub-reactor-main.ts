@@ -28,11 +28,14 @@ function threadChannel(port: NonNullable<typeof parentPort>): Channel {
 
 function processChannel(): Channel {
   return {
-    send: (message) => process.send?.(message),
+    // Without a callback a failed send (the supervisor is gone: EPIPE) is an uncaught 'error'.
+    send: (message) => process.send?.(message, undefined, undefined, ignoreSendError),
     onMessage: (handler) => process.on('message', handler as (message: unknown) => void),
     close: () => process.disconnect?.(),
   };
 }
+
+function ignoreSendError(): void {}
 
 /** Connection ids each reactor of a slot may hand out before the slot's next generation. */
 const ID_RANGE_PER_GENERATION = 2 ** 32;
@@ -41,16 +44,22 @@ const channel = parentPort !== null ? threadChannel(parentPort) : processChannel
 let app: Application | null = null;
 const lag = eventLoopLagMeter();
 
+/** The start in progress or done; a stop waits for it, so a reactor told to stop while starting never serves. */
+let starting: Promise<void> | null = null;
+let stopRequested = false;
+
 async function start(config: SubReactorConfig): Promise<void> {
   try {
     // Ids step by the group size from the slot's index, and a replacement starts in a range of
     // its own, so an id never names two connections in the group's lifetime.
     const idStart = config.index + 1 + config.generation * config.count * ID_RANGE_PER_GENERATION;
-    app = await loadApplication(config.app, { ...config.options, idStart, idStep: config.count }, config.appExport);
+    const loaded = await loadApplication(config.app, { ...config.options, idStart, idStep: config.count }, config.appExport);
+    if (stopRequested) return;
+    app = loaded;
     app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }) });
     if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
     const address = await app.start();
-    channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
+    if (!stopRequested) channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
   } catch (err) {
     const error = err as NodeJS.ErrnoException;
     channel.send({ t: 'failed', message: error.message ?? String(err), code: error.code });
@@ -58,7 +67,16 @@ async function start(config: SubReactorConfig): Promise<void> {
   }
 }
 
-async function stop(drainTimeout: number | undefined): Promise<void> {
+let stopping: Promise<void> | null = null;
+
+function stop(drainTimeout: number | undefined): Promise<void> {
+  stopping ??= shutdown(drainTimeout);
+  return stopping;
+}
+
+async function shutdown(drainTimeout: number | undefined): Promise<void> {
+  stopRequested = true;
+  await starting;
   await app?.stop({ drainTimeout });
   lag.stop();
   channel.send({ t: 'stopped' });
@@ -68,7 +86,7 @@ async function stop(drainTimeout: number | undefined): Promise<void> {
 channel.onMessage((message) => {
   switch (message.t) {
     case 'start':
-      void start(message.config);
+      starting = start(message.config);
       break;
     case 'broadcast':
       app?.server.broadcastLocal(message.payload);
@@ -89,5 +107,12 @@ if (cluster.isWorker) {
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
   // Without the supervisor there is no one to stop us: close down.
-  process.on('disconnect', () => void app?.stop().finally(() => process.exit(0)));
+  process.on('disconnect', () => void stop(undefined).finally(() => process.exit(0)));
+  // The supervisor logs why a reactor died (a thread's error reaches it by itself): tell it, then die.
+  process.on('uncaughtException', (error: unknown) => {
+    const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
+    const exit = (): never => process.exit(1);
+    if (process.connected) process.send?.({ t: 'fatal', name, message, stack } satisfies FromReactor, undefined, undefined, exit);
+    else exit();
+  });
 }

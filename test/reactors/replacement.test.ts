@@ -89,7 +89,7 @@ for (const { mode, skip } of MODES) {
 
     before(async () => {
       if (skip !== false) return;
-      group = new ReactorGroup({ workers: 2, mode, port: 0, app: SUBCLASS_APP, onReactorExit: (reactor, code) => exits.push({ reactor, code }) });
+      group = new ReactorGroup({ workers: 2, mode, port: 0, app: SUBCLASS_APP, onReactorExit: (reactor, exit) => exits.push({ reactor, code: exit.code }) });
       port = (await group.start()).port;
     }, TIMEOUT);
 
