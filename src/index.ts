@@ -51,4 +51,4 @@ export type * from './callbacks.js';
 export { Client, connect, type ClientOptions } from './client/client.js';
 export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './bench/load-driver.js';
 export { createLogger, loggingObserver, LOG_LEVELS, type LogLevel } from './ops/logging.js';
-export { createRegistry, startMetricsServer, eventLoopLagMeter, type MetricsSource, type MetricsServer, type ReactorSample } from './ops/metrics.js';
+export { createRegistry, startMetricsServer, serverMetricsSource, healthAnswer, eventLoopLagMeter, type MetricsSource, type MetricsServer, type ReactorSample, type HealthReport } from './ops/metrics.js';

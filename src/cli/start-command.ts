@@ -2,11 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadApplication, type Application } from '../reactors/app-loader.js';
-import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js';
+import { ReactorGroup, defaultReactorCount, describeExit } from '../reactors/reactor-group.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
-import { eventLoopLagMeter, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
+import { eventLoopLagMeter, serverMetricsSource, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
 import { addStartSettings, type StartSettings } from './server-options.js';
+import { Shutdown } from './shutdown.js';
 
 /** The server options a set of settings describes (the rest is about the process around it). */
 export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
@@ -36,24 +37,22 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function runSingle(settings: StartSettings, logger: Logger): Promise<Running> {
+async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shutdown): Promise<Running> {
   // One reactor: the application runs right here, on this process's event loop.
   const app: Application = await loadApplication(settings.app ?? null, serverOptions(settings), settings.appExport);
   app.server.addObserver(loggingObserver(logger));
+  shutdown.add(() => app.stop());
   const address = await app.start();
   const lag = eventLoopLagMeter();
   return {
     shape: '1 reactor',
     address,
-    metrics: {
-      sample: async () => [{ reactor: 0, stats: app.server.stats, eventLoopLagSeconds: lag.mean() }],
-      serving: () => app.server.isRunning,
-    },
+    metrics: serverMetricsSource(app.server, lag),
     stop: () => app.stop().finally(() => lag.stop()),
   };
 }
 
-async function runGroup(settings: StartSettings, count: number, logger: Logger): Promise<Running> {
+async function runGroup(settings: StartSettings, count: number, logger: Logger, shutdown: Shutdown): Promise<Running> {
   const group = new ReactorGroup({
     ...serverOptions(settings),
     workers: count,
@@ -61,15 +60,23 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger):
     app: settings.app,
     appExport: settings.appExport,
     logLevel: settings.logLevel,
-    onReactorExit: (reactor, code) => logger.error({ reactor: reactor.index, kind: reactor.kind, id: reactor.id, code }, 'sub-reactor exited; replacing it'),
+    onReactorExit: (reactor, exit) =>
+      logger.error(
+        { reactor: reactor.index, kind: reactor.kind, id: reactor.id, code: exit.code, err: exit.error, failures: exit.failures, restartInMs: exit.restartInMs },
+        describeExit(reactor, exit),
+      ),
   });
+  shutdown.add(() => group.stop());
   const address = await group.start();
   return {
     shape: `${count} reactors on ${group.mode}`,
     address,
     metrics: {
       sample: async () => (await group.stats()).reactors.map((r) => ({ reactor: r.reactor.index, stats: r.stats, eventLoopLagSeconds: r.eventLoopLagSeconds })),
-      serving: () => group.isRunning,
+      health: () => ({
+        draining: !group.isRunning,
+        reactors: group.status().map((slot, i) => ({ index: slot.index, serving: slot.state === 'serving', restarts: group.reactors[i]?.restarts ?? 0 })),
+      }),
     },
     stop: () => group.stop(),
   };
@@ -78,15 +85,20 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger):
 async function start(settings: StartSettings): Promise<void> {
   const logger = createLogger(settings.logLevel, process.stdout.isTTY === true);
   const count = settings.workers === 'auto' ? defaultReactorCount() : settings.workers;
+  // Signals are handled from the first moment: a stop while reactors are still starting stops
+  // what has started and exits 0, like a stop of a running server.
+  const shutdown = new Shutdown(logger, settings.drainTimeout);
   let running: Running;
   try {
-    running = count === 1 ? await runSingle(settings, logger) : await runGroup(settings, count, logger);
+    running = count === 1 ? await runSingle(settings, logger, shutdown) : await runGroup(settings, count, logger, shutdown);
   } catch (err) {
+    if (shutdown.requested) return shutdown.exitWhenStopped();
     process.stderr.write(`reactor-server: cannot start on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  let metrics: MetricsServer | null = null;
+  if (shutdown.requested) return shutdown.exitWhenStopped();
   if (settings.metricsPort !== undefined) {
+    let metrics: MetricsServer;
     try {
       metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
     } catch (err) {
@@ -94,30 +106,14 @@ async function start(settings: StartSettings): Promise<void> {
       await running.stop();
       process.exit(1);
     }
+    // After the server, so a stop closes the metrics last: /health says "draining" meanwhile.
+    shutdown.add(() => metrics.close());
     logger.info({ metrics: `http://${metrics.address.address}:${metrics.address.port}/metrics` }, 'metrics listening');
   }
-  const { address } = running;
-  const stop = (signal: NodeJS.Signals): void => {
-    logger.info({ signal, drainTimeout: settings.drainTimeout }, 'stopping: draining connections');
-    running
-      .stop()
-      .then(() => metrics?.close())
-      .then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'stop failed');
-          process.exit(1);
-        },
-      );
-  };
-  // Installed before the ready line: stdout to a pipe is written synchronously, so whoever
-  // waits for that line may signal us before the next statement runs.
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (shutdown.requested) return shutdown.exitWhenStopped();
+  shutdown.started();
 
+  const { address } = running;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // The ready line: what scripts wait for, and the one thing printed whatever the log level.
   process.stdout.write(`reactor-server listening on ${host}:${address.port} (${running.shape})\n`);

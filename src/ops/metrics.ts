@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { lazyModule } from '../core/lazy-module.js';
 import type { LoopStats } from '../core/loop-stats.js';
+import type { NetServer } from '../server/net-server.js';
 
 const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
@@ -15,11 +16,18 @@ export interface ReactorSample {
   eventLoopLagSeconds: number;
 }
 
+/** Whether the server serves, and each reactor slot. */
+export interface HealthReport {
+  /** The server is stopping. */
+  draining: boolean;
+  /** Every reactor slot, serving or not (down, waiting to be replaced, or starting). */
+  reactors: { index: number; serving: boolean; restarts: number }[];
+}
+
 /** Where the metrics come from: read at scrape time, so serving costs nothing extra. */
 export interface MetricsSource {
   sample(): Promise<ReactorSample[]>;
-  /** False while the server drains or stops: /health answers 503. */
-  serving(): boolean;
+  health(): HealthReport;
 }
 
 type CounterKey = 'accepted' | 'rejected' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses';
@@ -84,6 +92,26 @@ export function createRegistry(source: MetricsSource): Registry {
     },
   });
   new Gauge({
+    name: 'reactor_up',
+    help: 'Whether each reactor slot serves (1) or is down or starting (0)',
+    labelNames: ['reactor'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of source.health().reactors) this.set({ reactor: String(slot.index) }, slot.serving ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'reactor_restarts_total',
+    help: 'Times a reactor slot was given a new reactor after its reactor died',
+    labelNames: ['reactor'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of source.health().reactors) this.inc({ reactor: String(slot.index) }, slot.restarts);
+    },
+  });
+  new Gauge({
     name: 'reactor_event_loop_lag_seconds',
     help: 'Mean event-loop delay of each reactor',
     labelNames: ['reactor'],
@@ -125,6 +153,27 @@ export function eventLoopLagMeter(): { mean(): number; stop(): void } {
   };
 }
 
+/** The MetricsSource of one server on this thread, as `start` builds it for one reactor. */
+export function serverMetricsSource(server: NetServer<unknown>, lag: { mean(): number }): MetricsSource {
+  return {
+    sample: async () => [{ reactor: 0, stats: server.stats, eventLoopLagSeconds: lag.mean() }],
+    health: () => ({ draining: !server.isRunning, reactors: [{ index: 0, serving: server.isRunning, restarts: 0 }] }),
+  };
+}
+
+/**
+ * What /health answers: 200 `ok` when every reactor serves; 200 `degraded` (naming the reactors
+ * down) while some serve, so a load balancer keeps sending what they can take; 503 `down`
+ * when none serves, 503 `draining` while stopping.
+ */
+export function healthAnswer(report: HealthReport): { status: number; body: string } {
+  if (report.draining) return { status: 503, body: 'draining\n' };
+  const down = report.reactors.filter((slot) => !slot.serving).map((slot) => slot.index);
+  if (down.length === 0) return { status: 200, body: 'ok\n' };
+  if (down.length === report.reactors.length) return { status: 503, body: `down: no reactor serving (reactors ${down.join(', ')} down)\n` };
+  return { status: 200, body: `degraded: reactor${down.length > 1 ? 's' : ''} ${down.join(', ')} down\n` };
+}
+
 export interface MetricsServer {
   readonly address: AddressInfo;
   close(): Promise<void>;
@@ -148,9 +197,9 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
         },
       );
     } else if (req.url === '/health') {
-      const ok = source.serving();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ok ? 'ok\n' : 'draining\n');
+      const { status, body } = healthAnswer(source.health());
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(body);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: try /metrics or /health\n');

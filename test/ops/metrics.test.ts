@@ -13,11 +13,11 @@ import {
   ReactorServer,
   connect,
   eventLoopLagMeter,
+  serverMetricsSource,
   startMetricsServer,
   supportsReusePort,
   type Client,
   type MetricsServer,
-  type MetricsSource,
 } from '../../src/index.js';
 import { httpGet, metric, pollUntil, runCli, scrape, series, startCli, total, within, type CliServer, type Sample } from './support.js';
 
@@ -41,14 +41,6 @@ async function connectedClients(port: number, count: number): Promise<Client[]> 
 
 async function closeClients(clients: readonly Client[]): Promise<void> {
   await Promise.all(clients.map((client) => client.close()));
-}
-
-/** A MetricsSource over one in-process NetServer, as `start` builds it for one reactor. */
-function sourceOf(server: NetServer, lag: { mean(): number }): MetricsSource {
-  return {
-    sample: async () => [{ reactor: 0, stats: server.stats, eventLoopLagSeconds: lag.mean() }],
-    serving: () => server.isRunning,
-  };
 }
 
 function value(samples: readonly Sample[], name: string, labels: Record<string, string>): number {
@@ -167,7 +159,7 @@ describe('ops: metrics', () => {
     let metrics: MetricsServer | null = null;
     try {
       const { port } = await app.start();
-      metrics = await startMetricsServer(sourceOf(app.server, lag), 0, '127.0.0.1');
+      metrics = await startMetricsServer(serverMetricsSource(app.server, lag), 0, '127.0.0.1');
       const url = `http://127.0.0.1:${metrics.address.port}/metrics`;
 
       // A good frame first: no error.
@@ -221,7 +213,7 @@ describe('ops: metrics', () => {
     let client: Client | null = null;
     try {
       const { port } = await server.start();
-      metrics = await startMetricsServer(sourceOf(server, lag), 0, '127.0.0.1');
+      metrics = await startMetricsServer(serverMetricsSource(server, lag), 0, '127.0.0.1');
       const health = `http://127.0.0.1:${metrics.address.port}/health`;
       assert.deepEqual(await httpGet(health), { status: 200, body: 'ok\n' });
 
