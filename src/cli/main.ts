@@ -1,29 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { addBenchCommand } from './bench-command.js';
-import { addConfigCommands } from './config-command.js';
-import { addSendCommand } from './send-command.js';
-import { ConfigFileError } from './server-options.js';
-import { addStartCommand } from './start-command.js';
+// The entry stays this small so that it runs at once: a signal that arrives while the rest of
+// the command loads must find a handler (early-signals.ts), not the default action.
+import './early-signals.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const program = new Command()
-  .name('reactor-server')
-  .description('A Reactor-pattern TCP server: the seed-compatible echo and the framework around it.')
-  .version(pkg.version, '-v, --version')
-  .showHelpAfterError();
-
-addStartCommand(program);
-addSendCommand(program);
-addBenchCommand(program);
-addConfigCommands(program);
-
-try {
-  await program.parseAsync();
-} catch (err) {
-  if (!(err instanceof ConfigFileError)) throw err;
-  for (const problem of err.problems) process.stderr.write(`reactor-server: ${err.file}: ${problem.key}: ${problem.message}\n`);
-  process.exitCode = 1;
-}
+await import('./program.js');

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { takeEarlySignal } from './early-signals.js';
 
 /**
  * SIGINT and SIGTERM for the CLI, from the moment it starts: the first signal stops everything
@@ -21,6 +22,8 @@ export class Shutdown {
     // during start-up must not take the default action (death, children left behind).
     process.once('SIGINT', this.onSignal);
     process.once('SIGTERM', this.onSignal);
+    const early = takeEarlySignal();
+    if (early !== null) this.onSignal(early);
   }
 
   /** True once a signal asked us to stop. */

@@ -88,6 +88,7 @@ async function start(settings: StartSettings): Promise<void> {
   // Signals are handled from the first moment: a stop while reactors are still starting stops
   // what has started and exits 0, like a stop of a running server.
   const shutdown = new Shutdown(logger, settings.drainTimeout);
+  if (shutdown.requested) return shutdown.exitWhenStopped();
   let running: Running;
   try {
     running = count === 1 ? await runSingle(settings, logger, shutdown) : await runGroup(settings, count, logger, shutdown);

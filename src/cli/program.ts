@@ -1,0 +1,29 @@
+/** The reactor-server command: its subcommands, parsed and run (loaded by main.ts). */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { addBenchCommand } from './bench-command.js';
+import { addConfigCommands } from './config-command.js';
+import { addSendCommand } from './send-command.js';
+import { ConfigFileError } from './server-options.js';
+import { addStartCommand } from './start-command.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('reactor-server')
+  .description('A Reactor-pattern TCP server: the seed-compatible echo and the framework around it.')
+  .version(pkg.version, '-v, --version')
+  .showHelpAfterError();
+
+addStartCommand(program);
+addSendCommand(program);
+addBenchCommand(program);
+addConfigCommands(program);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (!(err instanceof ConfigFileError)) throw err;
+  for (const problem of err.problems) process.stderr.write(`reactor-server: ${err.file}: ${problem.key}: ${problem.message}\n`);
+  process.exitCode = 1;
+}
