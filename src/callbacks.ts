@@ -35,11 +35,17 @@ export type ErrorCallback<T = unknown> = (conn: Connection<T>, error: Error) => 
 export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number) => void;
 /** Pending output passed the high-water mark: reading from this connection pauses until it drains. */
 export type HighWaterCallback<T = unknown> = (conn: Connection<T>, pendingBytes: number) => void;
-/** Why a new connection was turned away. */
-export type RejectReason = 'max-connections';
+/**
+ * Why a new connection was turned away: `max-connections` (the server's limit), `fd-limit` (the
+ * process is out of file descriptors, see DescriptorLimitError).
+ */
+export type RejectReason = 'max-connections' | 'fd-limit';
 /** A new connection was closed at accept. */
 export type RejectCallback = (peer: { address: string; port: number }, reason: RejectReason) => void;
-/** The listener itself failed (for example EMFILE on accept); the server keeps accepting. */
+/**
+ * The listener has a problem; the server keeps accepting. Out of file descriptors, it is a
+ * DescriptorLimitError (code EMFILE), at most once a second while connections are refused.
+ */
 export type ListenerErrorCallback = (error: Error) => void;
 
 /** The callback set of a server (the seed's NetSrvCallbacks). */

@@ -20,6 +20,7 @@ export {
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,
+  DescriptorLimitError,
   RequestTimeoutError,
   ConnectionClosedError,
   PoolStoppedError,

@@ -72,6 +72,23 @@ export class WorkerCrashError extends ReactorError {
   }
 }
 
+/**
+ * The process is out of file descriptors for new connections: they are refused (reason
+ * `fd-limit`) until descriptors free up. `code` is EMFILE, as accept(2) would say.
+ */
+export class DescriptorLimitError extends ReactorError {
+  constructor(
+    /** The soft limit on open files. */
+    readonly limit: number,
+    /** Descriptors open when this was reported. */
+    readonly open: number,
+    /** Connections refused since the previous report. */
+    readonly refused: number,
+  ) {
+    super('EMFILE', `out of file descriptors (${open} of ${limit} open): refused ${refused} new connection${refused === 1 ? '' : 's'}; the server keeps accepting as descriptors free up`);
+  }
+}
+
 /** The peer broke the wire format (a frame or line over the limit, a malformed header). */
 export class ProtocolError extends ReactorError {}
 

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { lazyModule } from '../core/lazy-module.js';
+import { DescriptorLimitError } from '../net/errors.js';
 import type { ServerObserver } from '../server/net-server.js';
 
 const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
@@ -39,7 +40,8 @@ export function loggingObserver(logger: Logger): ServerObserver {
       if (ROUTINE.has(code)) logger.debug(fields, 'connection error');
       else logger.warn(fields, 'connection error');
     },
-    connectionRejected: (peer, reason) => logger.info({ peer: `${peer.address}:${peer.port}`, reason }, 'connection rejected'),
+    // Out of descriptors, refusals come by the thousand: the once-a-second report says it at error.
+    connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: `${peer.address}:${peer.port}`, reason }, 'connection rejected'),
     listenerError: (error) => {
       const now = Date.now();
       if (now - lastListenerError < LISTENER_ERROR_INTERVAL_MS) {
@@ -47,7 +49,12 @@ export function loggingObserver(logger: Logger): ServerObserver {
         return;
       }
       lastListenerError = now;
-      logger.error({ err: error, suppressed }, 'accept failed; still listening');
+      if (error instanceof DescriptorLimitError) {
+        const { limit, open, refused } = error;
+        logger.error({ code: error.code, limit, open, refused }, 'out of file descriptors: refusing new connections until some free up');
+      } else {
+        logger.error({ err: error, suppressed }, 'accept failed; still listening');
+      }
       suppressed = 0;
     },
   };

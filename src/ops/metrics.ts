@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { lazyModule } from '../core/lazy-module.js';
 import type { LoopStats } from '../core/loop-stats.js';
+import type { RejectReason } from '../callbacks.js';
 import type { NetServer } from '../server/net-server.js';
 
 const promClient = lazyModule<typeof import('prom-client')>('prom-client');
@@ -30,11 +31,10 @@ export interface MetricsSource {
   health(): HealthReport;
 }
 
-type CounterKey = 'accepted' | 'rejected' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses';
+type CounterKey = 'accepted' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses';
 
 const COUNTERS: [CounterKey, string, string][] = [
   ['accepted', 'reactor_connections_accepted_total', 'Connections accepted'],
-  ['rejected', 'reactor_connections_rejected_total', 'Connections refused at accept (maxConnections)'],
   ['messagesIn', 'reactor_messages_received_total', 'Messages received'],
   ['messagesOut', 'reactor_messages_sent_total', 'Messages sent'],
   ['bytesIn', 'reactor_bytes_received_total', 'Bytes received'],
@@ -42,6 +42,9 @@ const COUNTERS: [CounterKey, string, string][] = [
   ['idleClosed', 'reactor_idle_closed_total', 'Connections closed by the idle timeout'],
   ['backpressurePauses', 'reactor_backpressure_pauses_total', 'Times reading paused because a peer did not read its replies'],
 ];
+
+/** Every reason, so each series exists (at 0) before the first refusal. */
+const REJECT_REASONS: readonly RejectReason[] = ['max-connections', 'fd-limit'];
 
 /**
  * A Prometheus registry over a MetricsSource: per-reactor connections, counters, errors by
@@ -79,6 +82,18 @@ export function createRegistry(source: MetricsSource): Registry {
       },
     });
   }
+  new Counter({
+    name: 'reactor_connections_rejected_total',
+    help: 'Connections refused at accept, by reason: max-connections (the limit), fd-limit (out of file descriptors)',
+    labelNames: ['reactor', 'reason'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await sample()) {
+        for (const reason of REJECT_REASONS) this.inc({ reactor: String(s.reactor), reason }, s.stats.rejectedByReason[reason] ?? 0);
+      }
+    },
+  });
   new Counter({
     name: 'reactor_errors_total',
     help: 'Connection errors by code (socket, protocol, handler)',

@@ -6,7 +6,8 @@ import type { LoopStats } from '../core/loop-stats.js';
 import { Acceptor } from '../net/acceptor.js';
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
-import { HandlerError, ServerStateError } from '../net/errors.js';
+import { DescriptorGuard } from '../net/descriptor-guard.js';
+import { DescriptorLimitError, HandlerError, ServerStateError } from '../net/errors.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, type ServerOptions } from './options.js';
 
@@ -42,6 +43,9 @@ function errorCode(error: Error): string {
   return typeof code === 'string' && code !== '' ? code : error.name;
 }
 
+/** At most one DescriptorLimitError report per this many ms. */
+const DESCRIPTOR_REPORT_MS = 1000;
+
 /** How often a draining server looks for connections that are done. */
 const DRAIN_CHECK_MS = 20;
 
@@ -72,6 +76,10 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
   private listenerErrorCount = 0;
+  private readonly descriptors = DescriptorGuard.forThisProcess();
+  /** Connections refused for want of descriptors since the last report, and when that was. */
+  private descriptorRefusals = 0;
+  private descriptorReportAt = -Infinity;
 
   /** @throws InvalidOptionError for a bad option, UnsupportedError for reusePort where it is missing */
   constructor(options: NetServerOptions<T> = {}) {
@@ -236,9 +244,14 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
       socket.destroy();
       return;
     }
+    if (this.descriptors !== null && this.descriptors.inReserve(socket)) {
+      this.reject(socket, 'fd-limit');
+      this.reportDescriptorLimit(this.descriptors);
+      return;
+    }
     const { maxConnections } = this.options;
     if (maxConnections > 0 && this.dispatcher.connectionCount >= maxConnections) {
-      this.reject(socket);
+      this.reject(socket, 'max-connections');
       return;
     }
     const conn = new Connection<T>(this.nextConnectionId, socket, this);
@@ -248,13 +261,26 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     conn.opened();
   }
 
-  private reject(socket: Socket): void {
+  private reject(socket: Socket, reason: RejectReason): void {
     const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    // RST at once: the peer learns now, and no TIME_WAIT is left on our side.
+    // RST at once: the peer learns now, no TIME_WAIT is left on our side, and the descriptor is free again.
     socket.resetAndDestroy();
-    this.dispatcher.stats.rejected++;
-    for (const observer of this.observers) observer.connectionRejected?.(peer, 'max-connections');
-    this.callbacks.onConnectionRejected?.(peer, 'max-connections');
+    const stats = this.dispatcher.stats;
+    stats.rejected++;
+    stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
+    for (const observer of this.observers) observer.connectionRejected?.(peer, reason);
+    this.callbacks.onConnectionRejected?.(peer, reason);
+  }
+
+  /** At most once a second while refusing: counting the open descriptors reads /proc. */
+  private reportDescriptorLimit(guard: DescriptorGuard): void {
+    this.descriptorRefusals++;
+    const now = performance.now();
+    if (now - this.descriptorReportAt < DESCRIPTOR_REPORT_MS) return;
+    this.descriptorReportAt = now;
+    const error = new DescriptorLimitError(guard.limit, guard.openDescriptors(), this.descriptorRefusals);
+    this.descriptorRefusals = 0;
+    this.listenerError(error);
   }
 
   private listenerError(error: Error): void {

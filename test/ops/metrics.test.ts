@@ -67,7 +67,8 @@ describe('ops: metrics', () => {
       assert.equal(value(before, 'reactor_connections_accepted_total', r0), 7);
       assert.equal(value(before, 'reactor_messages_received_total', r0), 7);
       assert.equal(value(before, 'reactor_messages_sent_total', r0), 7);
-      assert.equal(value(before, 'reactor_connections_rejected_total', r0), 0);
+      assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'max-connections' }), 0);
+      assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'fd-limit' }), 0);
       assert.ok(value(before, 'reactor_event_loop_lag_seconds', r0) >= 0);
       // Only one reactor reports.
       assert.deepEqual(series(before, 'reactor_connections').map((s) => s.labels.reactor), ['0']);
