@@ -356,7 +356,7 @@ export class ReactorGroup {
     const reactor = this.info(slot);
     const exit: ReactorExit = { code, error, failures: slot.failures, restartInMs };
     if (this.options.onReactorExit !== undefined) this.options.onReactorExit(reactor, exit);
-    else process.stderr.write(`reactor-server: ${describeExit(reactor, exit)}\n`);
+    else process.stderr.write(`reactor-server: ${describeExit(reactor, exit)}\n${exit.error?.stack === undefined ? '' : `${exit.error.stack}\n`}`);
     slot.retry = setTimeout(() => {
       slot.retry = null;
       if (this.state !== 'running') return;
