@@ -6,6 +6,7 @@ import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js'
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
+import { formatHostPort } from '../net/host-port.js';
 import { addStartSettings, type StartSettings } from './server-options.js';
 
 /** The server options a set of settings describes (the rest is about the process around it). */
@@ -82,7 +83,7 @@ async function start(settings: StartSettings): Promise<void> {
   try {
     running = count === 1 ? await runSingle(settings, logger) : await runGroup(settings, count, logger);
   } catch (err) {
-    process.stderr.write(`reactor-server: cannot start on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`reactor-server: cannot start on ${formatHostPort(settings.host, settings.port)}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
   let metrics: MetricsServer | null = null;
@@ -90,11 +91,11 @@ async function start(settings: StartSettings): Promise<void> {
     try {
       metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
     } catch (err) {
-      process.stderr.write(`reactor-server: cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`reactor-server: cannot serve metrics on ${formatHostPort(settings.metricsHost, settings.metricsPort)}: ${err instanceof Error ? err.message : String(err)}\n`);
       await running.stop();
       process.exit(1);
     }
-    logger.info({ metrics: `http://${metrics.address.address}:${metrics.address.port}/metrics` }, 'metrics listening');
+    logger.info({ metrics: `http://${formatHostPort(metrics.address.address, metrics.address.port)}/metrics` }, 'metrics listening');
   }
   const { address } = running;
   const stop = (signal: NodeJS.Signals): void => {
@@ -118,9 +119,8 @@ async function start(settings: StartSettings): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // The ready line: what scripts wait for, and the one thing printed whatever the log level.
-  process.stdout.write(`reactor-server listening on ${host}:${address.port} (${running.shape})\n`);
+  process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${running.shape})\n`);
 }
 
 export function addStartCommand(program: Command): void {

@@ -3,6 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import { ByteBuffer } from '../core/byte-buffer.js';
 import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
+import { formatHostPort } from '../net/host-port.js';
 import { LengthCodec } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import type { CodecName } from '../server/options.js';
@@ -157,7 +158,7 @@ export async function connect(options: ClientOptions = {}): Promise<Client> {
   try {
     await once(socket, 'connect');
   } catch (err) {
-    throw new ConnectionClosedError(`cannot connect to ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

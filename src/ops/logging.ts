@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { lazyModule } from '../core/lazy-module.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { ServerObserver } from '../server/net-server.js';
 
 const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
@@ -31,15 +32,15 @@ export function loggingObserver(logger: Logger): ServerObserver {
   // Checked once: below debug, opening and closing a connection costs the logger nothing.
   const lifecycle = logger.isLevelEnabled('debug');
   return {
-    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection opened') : undefined,
+    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort) }, 'connection opened') : undefined,
     connectionClosed: lifecycle ? (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed') : undefined,
     connectionError: (conn, error) => {
       const code = (error as { code?: string }).code ?? error.name;
-      const fields = { conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}`, code, err: error };
+      const fields = { conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort), code, err: error };
       if (ROUTINE.has(code)) logger.debug(fields, 'connection error');
       else logger.warn(fields, 'connection error');
     },
-    connectionRejected: (peer, reason) => logger.info({ peer: `${peer.address}:${peer.port}`, reason }, 'connection rejected'),
+    connectionRejected: (peer, reason) => logger.info({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
     listenerError: (error) => {
       const now = Date.now();
       if (now - lastListenerError < LISTENER_ERROR_INTERVAL_MS) {

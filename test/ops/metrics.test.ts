@@ -145,6 +145,21 @@ describe('ops: metrics', () => {
     }
   });
 
+  it('--metrics-host ::1: the logged URL puts the IPv6 address in brackets, parses, and serves /metrics', { timeout: 20_000 }, async () => {
+    const server = await startCli(['--metrics-port', '0', '--metrics-host', '::1']);
+    try {
+      const entry = await server.waitForLog((e) => e.msg === 'metrics listening' && typeof e.metrics === 'string');
+      const logged = entry.metrics as string;
+      const url = new URL(logged);
+      assert.equal(url.hostname, '[::1]');
+      assert.equal(url.pathname, '/metrics');
+      const samples = await scrape(url.href);
+      assert.equal(value(samples, 'reactor_connections', { reactor: '0' }), 0);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+
   it('a --metrics-port already in use exits 1 with a one-line message, not a stack trace', { timeout: 15_000 }, async () => {
     const blocker = net.createServer();
     blocker.listen(0, '127.0.0.1');
