@@ -136,7 +136,9 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
   // node:http is loaded here, not at import: a server without metrics never needs it.
   const http = await import('node:http');
   const server = http.createServer((req, res) => {
-    if (req.url === '/metrics') {
+    // The path alone: scrapers may add a query string.
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path === '/metrics') {
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
@@ -147,7 +149,7 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
           res.end(`metrics failed: ${String(err)}\n`);
         },
       );
-    } else if (req.url === '/health') {
+    } else if (path === '/health') {
       const ok = source.serving();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(ok ? 'ok\n' : 'draining\n');
