@@ -15,7 +15,10 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: Record<string, unknown> = {}): Logger {
   // Synchronous writes: logs are rare (nothing per message), and none may be lost at exit.
   const stream = prettyOutput ? pinoPretty()({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true });
-  return pino({ level, base: { pid: process.pid, ...bindings } }, stream);
+  // Our errors' messages already name their causes (HandlerError: "... failed: boom"); pino's
+  // default serializer would append each cause's message and stack again. This one keeps the
+  // error's own message and stack, and serializes the cause as a field of its own.
+  return pino({ level, base: { pid: process.pid, ...bindings }, serializers: { err: pino.stdSerializers.errWithCause } }, stream);
 }
 
 /** Errors that are the peer's doing and routine on any server: logged at debug, not warn. */
