@@ -22,6 +22,7 @@ export {
   OutputOverflowError,
   RequestTimeoutError,
   ConnectionClosedError,
+  EmptyMessageError,
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,

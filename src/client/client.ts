@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { ByteBuffer } from '../core/byte-buffer.js';
-import type { MessageSink, Payload } from '../net/codec.js';
-import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
+import { payloadLength, type MessageSink, type Payload } from '../net/codec.js';
+import { ConnectionClosedError, EmptyMessageError, RequestTimeoutError } from '../net/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import { LengthCodec } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
@@ -83,10 +83,15 @@ export class Client extends EventEmitter {
     return this.closedError === null;
   }
 
-  /** Sends a message without waiting for anything. */
+  /**
+   * Sends a message without waiting for anything.
+   * @throws ConnectionClosedError once the connection has closed
+   * @throws EmptyMessageError for an empty message with the seed codec
+   */
   send(message: Payload): void {
     if (this.closedError !== null) throw this.closedError;
     if (this.encoder === null) {
+      if (payloadLength(message) === 0) throw new EmptyMessageError();
       if (typeof message === 'string' || message instanceof Uint8Array) this.socket.write(message);
       else for (const part of message) this.socket.write(part);
       return;
@@ -100,9 +105,16 @@ export class Client extends EventEmitter {
    * Sends a message and resolves with the next unclaimed reply.
    * @rejects RequestTimeoutError after `timeout` ms (default: the client's requestTimeout)
    * @rejects ConnectionClosedError if the connection closes first
+   * @rejects EmptyMessageError at once for an empty message with the seed codec
    */
   request(message: Payload, timeout = this.options.requestTimeout): Promise<Buffer> {
-    if (this.closedError !== null) return Promise.reject(this.closedError);
+    // Sent before the waiter is queued: a message that cannot go out must leave no waiter
+    // behind to take the next request's reply (and replies arrive on a later turn anyway).
+    try {
+      this.send(message);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return new Promise<Buffer>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: null, expired: false };
       if (timeout > 0) {
@@ -112,7 +124,6 @@ export class Client extends EventEmitter {
         }, timeout);
       }
       this.waiters.push(waiter);
-      this.send(message);
     });
   }
 

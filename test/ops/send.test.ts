@@ -32,6 +32,30 @@ describe('ops: send command', () => {
     }
   });
 
+  it('send "" with the seed codec exits 1 at once saying an empty message gets no reply; with length and line it is answered', { timeout: 30_000 }, async () => {
+    const seed = await startCli([]);
+    try {
+      // --timeout far beyond the run's own limit: only an immediate answer passes.
+      const result = await runCli(['send', '', '--port', String(seed.port), '--timeout', '60'], { timeoutMs: 5000 });
+      assert.equal(result.signal, null, `send "" was still running and had to be killed; stderr: ${JSON.stringify(result.stderr)}`);
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^reactor-server: an empty message gets no reply with the seed codec/);
+    } finally {
+      assert.equal((await seed.stop()).code, 0);
+    }
+    for (const codec of ['length', 'line']) {
+      const server = await startCli(['--codec', codec]);
+      try {
+        const result = await runCli(['send', '', '--port', String(server.port), '--codec', codec]);
+        assert.equal(result.code, 0, `${codec}: ${result.stderr}`);
+        assert.equal(result.stdout, '[Server Reply]: \n', codec);
+      } finally {
+        assert.equal((await server.stop()).code, 0);
+      }
+    }
+  });
+
   it('send against a closed port exits 1 with a message on stderr', { timeout: 15_000 }, async () => {
     const port = await closedPort();
     const result = await runCli(['send', 'hello', '--port', String(port)]);
