@@ -1,6 +1,9 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
+import type { Decoder, MessageSink } from '../net/codec.js';
+import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
 
 const hdr = lazyModule<typeof import('hdr-histogram-js')>('hdr-histogram-js');
@@ -18,6 +21,10 @@ export interface BenchOptions {
   size: number;
   mode: BenchMode;
   codec: CodecName;
+  /** Byte order of the `length` codec's headers. Default `little`. */
+  byteOrder?: ByteOrder;
+  /** Largest reply accepted, in bytes; a bigger one fails its connection. Default 16 MiB. */
+  maxMessageBytes?: number;
   /** What the server puts in front of each reply; null skips verification. */
   expectPrefix: string | null;
   /** Called about four times a second with seconds elapsed and replies so far. */
@@ -64,7 +71,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 class BenchRun {
-  private readonly request: Buffer;
+  private readonly wire: ClientWireFormat;
+  private readonly request: Uint8Array | string;
   private readonly expected: Buffer;
   private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   private replies = 0;
@@ -78,7 +86,8 @@ class BenchRun {
   constructor(private readonly options: BenchOptions) {
     const body = Buffer.alloc(options.size);
     for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
-    this.request = frameRequest(body, options.codec);
+    this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
+    this.request = this.wire.frame(body);
     this.expected = Buffer.concat([Buffer.from(options.expectPrefix ?? ''), body]);
   }
 
@@ -127,16 +136,12 @@ class BenchRun {
     return new Promise((resolve) => {
       const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.open.add(socket);
-      const reader = new ReplyReader(this.options.codec, this.options.expectPrefix, this.options.size);
       let sentAt = 0;
       const send = (): void => {
         sentAt = performance.now();
         socket.write(this.request);
       };
-      socket.once('connect', send);
-      socket.on('data', (chunk: Buffer) => {
-        if (!reader.push(chunk)) return;
-        const reply = reader.take();
+      const reader = this.replyReader(socket, (reply) => {
         this.record(sentAt, reply);
         if (this.options.mode === 'hold') {
           resolve();
@@ -144,6 +149,8 @@ class BenchRun {
           send();
         }
       });
+      socket.once('connect', send);
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
       socket.on('error', () => undefined);
       socket.once('close', () => {
         if (this.running) this.errors++;
@@ -166,22 +173,27 @@ class BenchRun {
       const started = performance.now();
       const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.open.add(socket);
-      const reader = new ReplyReader(this.options.codec, this.options.expectPrefix, this.options.size);
       let done = false;
-      socket.once('connect', () => socket.write(this.request));
-      socket.on('data', (chunk: Buffer) => {
-        if (!reader.push(chunk)) return;
+      const reader = this.replyReader(socket, (reply) => {
+        if (done) return;
         done = true;
-        this.record(started, reader.take());
+        this.record(started, reply);
         this.sessions++;
         socket.destroy();
       });
+      socket.once('connect', () => socket.write(this.request));
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
       socket.on('error', () => undefined);
       socket.once('close', () => {
         this.open.delete(socket);
         resolve(done || !this.running);
       });
     });
+  }
+
+  /** Reads `socket`'s replies; a reply stream the wire format cannot parse fails the socket. */
+  private replyReader(socket: net.Socket, onReply: (reply: Buffer) => void): ReplyReader {
+    return new ReplyReader(this.wire, this.options.expectPrefix, this.options.size, onReply, (error) => socket.destroy(error));
   }
 
   private record(sentAt: number, reply: Buffer): void {
@@ -191,74 +203,48 @@ class BenchRun {
   }
 }
 
-function frameRequest(body: Buffer, codec: CodecName): Buffer {
-  switch (codec) {
-    case 'seed':
-      return body;
-    case 'length': {
-      const framed = Buffer.allocUnsafe(4 + body.length);
-      framed.writeUInt32LE(body.length, 0);
-      body.copy(framed, 4);
-      return framed;
-    }
-    case 'line':
-      return Buffer.concat([body, Buffer.from('\n')]);
-  }
-}
-
 /**
- * Collects one reply. Seed and length replies are 4-byte little-endian length frames; with the
- * seed codec a request the server happened to read in pieces comes back as several frames,
- * each with the prefix, which are joined (prefix once) before comparing.
+ * Collects replies with the wire format's own decoder. With the seed codec a request the server
+ * happened to read in pieces comes back as several frames, each with the prefix, which are
+ * joined (prefix once) before comparing.
  */
-class ReplyReader {
-  private pending: Buffer = Buffer.alloc(0);
+class ReplyReader implements MessageSink {
+  private readonly decoder: Decoder;
+  private readonly joinFrames: boolean;
+  private readonly prefixBytes: number;
   private readonly parts: Buffer[] = [];
   private bodyBytes = 0;
-  private complete: Buffer | null = null;
 
   constructor(
-    private readonly codec: CodecName,
-    private readonly prefix: string | null,
+    wire: ClientWireFormat,
+    prefix: string | null,
     /** How many body bytes a whole seed reply carries: the request's size. */
     private readonly expectedBodyBytes: number,
-  ) {}
-
-  /** Feeds bytes; true once a whole reply is in. */
-  push(chunk: Buffer): boolean {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.codec === 'line') {
-      const end = this.pending.indexOf(0x0a);
-      if (end === -1) return false;
-      this.complete = this.pending.subarray(0, end);
-      this.pending = this.pending.subarray(end + 1);
-      return true;
-    }
-    while (this.pending.length >= 4) {
-      const length = this.pending.readUInt32LE(0);
-      if (this.pending.length < 4 + length) return false;
-      const frame = this.pending.subarray(4, 4 + length);
-      this.pending = this.pending.subarray(4 + length);
-      if (this.codec === 'length' || this.prefix === null) {
-        this.complete = frame;
-        return true;
-      }
-      this.parts.push(this.parts.length === 0 ? frame : frame.subarray(this.prefix.length));
-      this.bodyBytes += frame.length - this.prefix.length;
-      if (this.bodyBytes >= this.expectedBodyBytes) {
-        this.complete = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
-        return true;
-      }
-    }
-    return false;
+    private readonly onReply: (reply: Buffer) => void,
+    readonly fail: (error: Error) => void,
+  ) {
+    this.decoder = wire.replyCodec.createDecoder();
+    this.joinFrames = wire.codec === 'seed' && prefix !== null;
+    this.prefixBytes = Buffer.byteLength(prefix ?? '');
   }
 
-  /** The reply just completed; resets for the next one. */
-  take(): Buffer {
-    const reply = this.complete as Buffer;
-    this.complete = null;
+  /** Feeds bytes read from the socket. */
+  push(chunk: Buffer): void {
+    this.decoder.decode(chunk, this);
+  }
+
+  /** One frame or line from the decoder. */
+  deliver(frame: Buffer): void {
+    if (!this.joinFrames) {
+      this.onReply(frame);
+      return;
+    }
+    this.parts.push(this.parts.length === 0 ? frame : frame.subarray(this.prefixBytes));
+    this.bodyBytes += frame.length - this.prefixBytes;
+    if (this.bodyBytes < this.expectedBodyBytes) return;
+    const reply = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
     this.parts.length = 0;
     this.bodyBytes = 0;
-    return reply;
+    this.onReply(reply);
   }
 }

@@ -1,19 +1,20 @@
 import type { Command } from 'commander';
 import { runBench, type BenchOptions } from '../bench/load-driver.js';
 import { formatResult, progressLine } from '../bench/report.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS } from '../server/options.js';
+import { DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../server/reply-prefix.js';
 import * as parse from './parsers.js';
+import { addWireOptions, type WireFlags } from './wire-options.js';
 
 /** The driver's options as the flags give them, plus what only the command needs. */
-type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode' | 'codec'> & {
+type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode'> & WireFlags & {
   prefix: string;
   verify: boolean;
   json: boolean;
 };
 
 export function addBenchCommand(program: Command): void {
-  program
+  const command = program
     .command('bench')
     .description('measure a server: throughput, connection rate and latency percentiles, every reply verified')
     .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
@@ -21,8 +22,8 @@ export function addBenchCommand(program: Command): void {
     .option('-c, --connections <n>', 'concurrent connections (connect mode: concurrent sessions)', parse.count, 100)
     .option('-d, --duration <seconds>', 'seconds of load', parse.positiveSeconds, 10)
     .option('-s, --size <bytes>', 'request payload size', parse.bytes, 16)
-    .option('-m, --mode <mode>', 'pingpong (one request in flight per connection), connect (connect/send/receive/close), hold (open, one round trip, stay open)', parse.choice(['pingpong', 'connect', 'hold'] as const), 'pingpong')
-    .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, parse.choice(CODEC_NAMES), DEFAULT_OPTIONS.codec)
+    .option('-m, --mode <mode>', 'pingpong (one request in flight per connection), connect (connect/send/receive/close), hold (open, one round trip, stay open)', parse.choice(['pingpong', 'connect', 'hold'] as const), 'pingpong');
+  addWireOptions(command)
     .option('--prefix <text>', 'what the server puts in front of each echoed request', REPLY_PREFIX)
     .option('--no-verify', 'do not check replies (for servers that are not echoes)')
     .option('--json', 'print the result as JSON')
@@ -36,6 +37,8 @@ export function addBenchCommand(program: Command): void {
         size: flags.size,
         mode: flags.mode,
         codec: flags.codec,
+        byteOrder: flags.byteOrder,
+        maxMessageBytes: flags.maxMessageBytes,
         expectPrefix: flags.verify ? flags.prefix : null,
         onProgress: showProgress ? (elapsed, replies) => process.stderr.write(progressLine(elapsed, flags.duration, replies)) : undefined,
       });

@@ -1,12 +1,10 @@
 import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
-import { ByteBuffer } from '../core/byte-buffer.js';
-import { payloadLength, type MessageSink, type Payload } from '../net/codec.js';
-import { ConnectionClosedError, EmptyMessageError, RequestTimeoutError } from '../net/errors.js';
+import type { MessageSink, Payload } from '../net/codec.js';
+import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
 import { formatHostPort } from '../net/host-port.js';
-import { LengthCodec } from '../net/length-codec.js';
-import { LineCodec } from '../net/line-codec.js';
 import type { CodecName } from '../server/options.js';
+import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 
 export interface ClientOptions {
   host?: string;
@@ -49,8 +47,8 @@ interface Waiter {
  */
 export class Client extends EventEmitter {
   private readonly waiters: Waiter[] = [];
+  private readonly wire: ClientWireFormat;
   private readonly decoder;
-  private readonly encoder;
   private closedError: Error | null = null;
 
   constructor(
@@ -58,10 +56,8 @@ export class Client extends EventEmitter {
     private readonly options: Required<Pick<ClientOptions, 'codec' | 'byteOrder' | 'maxMessageBytes' | 'requestTimeout'>>,
   ) {
     super();
-    // Replies are framed by length for both the seed and the length codec.
-    const replyCodec = options.codec === 'line' ? new LineCodec(options.maxMessageBytes) : new LengthCodec(options.maxMessageBytes, options.codec === 'seed' ? 'little' : options.byteOrder);
-    this.decoder = replyCodec.createDecoder();
-    this.encoder = options.codec === 'seed' ? null : replyCodec;
+    this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
+    this.decoder = this.wire.replyCodec.createDecoder();
     const sink: MessageSink = {
       deliver: (message) => this.onReply(Buffer.from(message)),
       fail: (error) => this.socket.destroy(error),
@@ -90,15 +86,7 @@ export class Client extends EventEmitter {
    */
   send(message: Payload): void {
     if (this.closedError !== null) throw this.closedError;
-    if (this.encoder === null) {
-      if (payloadLength(message) === 0) throw new EmptyMessageError();
-      if (typeof message === 'string' || message instanceof Uint8Array) this.socket.write(message);
-      else for (const part of message) this.socket.write(part);
-      return;
-    }
-    const out = new ByteBuffer(0, 0);
-    this.encoder.encode(message, out);
-    this.socket.write(out.detach());
+    this.socket.write(this.wire.frame(message));
   }
 
   /**
@@ -163,7 +151,7 @@ export class Client extends EventEmitter {
  * @rejects ConnectionClosedError when the connection cannot be made in time
  */
 export async function connect(options: ClientOptions = {}): Promise<Client> {
-  const { host = '127.0.0.1', port = 8888, codec = 'seed', byteOrder = 'little', maxMessageBytes = 16 * 1024 * 1024, connectTimeout = 5000, requestTimeout = 5000 } = options;
+  const { host = '127.0.0.1', port = 8888, codec = 'seed', byteOrder = 'little', maxMessageBytes = DEFAULT_MAX_REPLY_BYTES, connectTimeout = 5000, requestTimeout = 5000 } = options;
   const socket = net.connect({ host, port, noDelay: true });
   const timer = setTimeout(() => socket.destroy(new RequestTimeoutError(connectTimeout)), connectTimeout);
   try {
