@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
+import { ConnectionClosedError } from '../net/errors.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
 
@@ -50,20 +52,33 @@ export interface BenchResult {
   /** Completed connect-send-receive-close sessions (connect mode). */
   sessions: number;
   sessionsPerSecond: number;
-  /** Connections open at the end (hold mode). */
+  /** Connections that had their round trip and were still open at the end (hold mode). */
   held: number;
   /** Connections that failed or closed early. */
   errors: number;
+  /**
+   * The errors by code: the socket's (`ECONNRESET`, `ECONNREFUSED`, ...), the wire format's
+   * (`ERR_FRAME_TOO_LARGE`, `ERR_LINE_TOO_LONG`), or `ERR_CONNECTION_CLOSED` for a connection
+   * the server closed without an error.
+   */
+  errorsByCode: Record<string, number>;
   /** Replies that did not match what was sent. */
   wrongReplies: number;
   /** Reply latency in microseconds (sessions in connect mode). */
   latencyUs: LatencySummary;
 }
 
+/** How long the connection attempt before the load may take. */
+const PROBE_TIMEOUT_MS = 5000;
+/** The code of a connection the server closed without an error: ConnectionClosedError's. */
+const CLOSED = 'ERR_CONNECTION_CLOSED';
+
 /**
  * Drives a server speaking the seed, length or line protocol and measures it: one request in
  * flight per connection, every reply checked byte for byte. Requests are built once; replies
- * are parsed in place, so the driver stays light next to the server it measures.
+ * are parsed in place, so the driver stays light next to the server it measures. One
+ * connection attempt comes first, so that a target that cannot be reached fails at once.
+ * @rejects ConnectionClosedError "cannot reach HOST:PORT: CODE" when that attempt fails
  */
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const run = new BenchRun(options);
@@ -78,9 +93,12 @@ class BenchRun {
   private replies = 0;
   private sessions = 0;
   private errors = 0;
+  private readonly errorsByCode = new Map<string, number>();
   private wrong = 0;
   private deadline = 0;
   private readonly open = new Set<net.Socket>();
+  /** Hold mode: connections that had their round trip. */
+  private readonly holding = new Set<net.Socket>();
   private running = true;
 
   constructor(private readonly options: BenchOptions) {
@@ -92,18 +110,15 @@ class BenchRun {
   }
 
   async execute(): Promise<BenchResult> {
+    await this.probe();
     const started = performance.now();
     this.deadline = started + this.options.duration * 1000;
     const progress = this.options.onProgress === undefined ? null : setInterval(() => this.options.onProgress?.((performance.now() - started) / 1000, this.replies), 250);
     const workers = Array.from({ length: this.options.connections }, () => (this.options.mode === 'connect' ? this.sessionLoop() : this.connection()));
-    if (this.options.mode === 'hold') {
-      await Promise.all(workers);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.deadline - performance.now())));
-    } else {
-      await new Promise((resolve) => setTimeout(resolve, this.options.duration * 1000));
-    }
+    // Every mode ends with the duration: a hold whose replies never come must end too.
+    await new Promise((resolve) => setTimeout(resolve, this.options.duration * 1000));
     this.running = false;
-    const held = [...this.open].filter((socket) => !socket.destroyed).length;
+    const held = this.holding.size;
     for (const socket of this.open) socket.destroy();
     await Promise.allSettled(workers);
     if (progress !== null) clearInterval(progress);
@@ -119,6 +134,7 @@ class BenchRun {
       sessionsPerSecond: this.sessions / seconds,
       held: this.options.mode === 'hold' ? held : 0,
       errors: this.errors,
+      errorsByCode: Object.fromEntries(this.errorsByCode),
       wrongReplies: this.wrong,
       latencyUs: {
         p50: h.getValueAtPercentile(50),
@@ -129,6 +145,24 @@ class BenchRun {
         mean: h.mean,
       },
     };
+  }
+
+  /** One connection attempt, closed at once. */
+  private probe(): Promise<void> {
+    const { host, port } = this.options;
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${PROBE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError(`cannot reach ${formatHostPort(host, port)}: ${errorCode(error)}`, { cause: error }));
+      });
+    });
   }
 
   /** Ping-pong (or hold: one round trip, then stay open). Resolves when the connection ends. */
@@ -144,17 +178,19 @@ class BenchRun {
       const reader = this.replyReader(socket, (reply) => {
         this.record(sentAt, reply);
         if (this.options.mode === 'hold') {
-          resolve();
+          this.holding.add(socket);
         } else if (this.running && performance.now() < this.deadline) {
           send();
         }
       });
+      let failure: string | null = null;
       socket.once('connect', send);
       socket.on('data', (chunk: Buffer) => reader.push(chunk));
-      socket.on('error', () => undefined);
+      socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {
-        if (this.running) this.errors++;
+        if (this.running) this.countError(failure ?? CLOSED);
         this.open.delete(socket);
+        this.holding.delete(socket);
         resolve();
       });
     });
@@ -163,12 +199,13 @@ class BenchRun {
   /** Connect, send, receive, close, again, until the deadline. */
   private async sessionLoop(): Promise<void> {
     while (this.running && performance.now() < this.deadline) {
-      const ok = await this.session();
-      if (!ok) this.errors++;
+      const failure = await this.session();
+      if (failure !== null) this.countError(failure);
     }
   }
 
-  private session(): Promise<boolean> {
+  /** One session; resolves with the code it failed with, or null. */
+  private session(): Promise<string | null> {
     return new Promise((resolve) => {
       const started = performance.now();
       const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
@@ -181,12 +218,13 @@ class BenchRun {
         this.sessions++;
         socket.destroy();
       });
+      let failure: string | null = null;
       socket.once('connect', () => socket.write(this.request));
       socket.on('data', (chunk: Buffer) => reader.push(chunk));
-      socket.on('error', () => undefined);
+      socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {
         this.open.delete(socket);
-        resolve(done || !this.running);
+        resolve(done || !this.running ? null : (failure ?? CLOSED));
       });
     });
   }
@@ -196,11 +234,22 @@ class BenchRun {
     return new ReplyReader(this.wire, this.options.expectPrefix, this.options.size, onReply, (error) => socket.destroy(error));
   }
 
+  private countError(code: string): void {
+    this.errors++;
+    this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
+  }
+
   private record(sentAt: number, reply: Buffer): void {
     this.replies++;
     this.histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
     if (this.options.expectPrefix !== null && !reply.equals(this.expected)) this.wrong++;
   }
+}
+
+/** A failure's code: the socket's or ours, else the error's name. */
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
 }
 
 /**
