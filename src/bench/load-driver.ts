@@ -7,6 +7,9 @@ import { ConnectionClosedError } from '../net/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
+import { summarizeLatency, type LatencySummary } from './latency.js';
+
+export type { LatencySummary } from './latency.js';
 
 const hdr = lazyModule<typeof import('hdr-histogram-js')>('hdr-histogram-js');
 
@@ -31,15 +34,6 @@ export interface BenchOptions {
   expectPrefix: string | null;
   /** Called about four times a second with seconds elapsed and replies so far. */
   onProgress?: (elapsed: number, replies: number) => void;
-}
-
-export interface LatencySummary {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
 }
 
 export interface BenchResult {
@@ -123,7 +117,6 @@ class BenchRun {
     await Promise.allSettled(workers);
     if (progress !== null) clearInterval(progress);
     const seconds = (performance.now() - started) / 1000;
-    const h = this.histogram;
     return {
       mode: this.options.mode,
       connections: this.options.connections,
@@ -136,14 +129,7 @@ class BenchRun {
       errors: this.errors,
       errorsByCode: Object.fromEntries(this.errorsByCode),
       wrongReplies: this.wrong,
-      latencyUs: {
-        p50: h.getValueAtPercentile(50),
-        p90: h.getValueAtPercentile(90),
-        p99: h.getValueAtPercentile(99),
-        p999: h.getValueAtPercentile(99.9),
-        max: h.maxValue,
-        mean: h.mean,
-      },
+      latencyUs: summarizeLatency(this.histogram),
     };
   }
 
