@@ -23,6 +23,7 @@ export {
   DescriptorLimitError,
   RequestTimeoutError,
   ConnectionClosedError,
+  EmptyMessageError,
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,

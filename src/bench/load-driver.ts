@@ -1,7 +1,15 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
+import type { Decoder, MessageSink } from '../net/codec.js';
+import { ConnectionClosedError } from '../net/errors.js';
+import { formatHostPort } from '../net/host-port.js';
+import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
+import { summarizeLatency, type LatencySummary } from './latency.js';
+
+export type { LatencySummary } from './latency.js';
 
 const hdr = lazyModule<typeof import('hdr-histogram-js')>('hdr-histogram-js');
 
@@ -18,19 +26,14 @@ export interface BenchOptions {
   size: number;
   mode: BenchMode;
   codec: CodecName;
+  /** Byte order of the `length` codec's headers. Default `little`. */
+  byteOrder?: ByteOrder;
+  /** Largest reply accepted, in bytes; a bigger one fails its connection. Default 16 MiB. */
+  maxMessageBytes?: number;
   /** What the server puts in front of each reply; null skips verification. */
   expectPrefix: string | null;
   /** Called about four times a second with seconds elapsed and replies so far. */
   onProgress?: (elapsed: number, replies: number) => void;
-}
-
-export interface LatencySummary {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
 }
 
 export interface BenchResult {
@@ -43,20 +46,33 @@ export interface BenchResult {
   /** Completed connect-send-receive-close sessions (connect mode). */
   sessions: number;
   sessionsPerSecond: number;
-  /** Connections open at the end (hold mode). */
+  /** Connections that had their round trip and were still open at the end (hold mode). */
   held: number;
   /** Connections that failed or closed early. */
   errors: number;
+  /**
+   * The errors by code: the socket's (`ECONNRESET`, `ECONNREFUSED`, ...), the wire format's
+   * (`ERR_FRAME_TOO_LARGE`, `ERR_LINE_TOO_LONG`), or `ERR_CONNECTION_CLOSED` for a connection
+   * the server closed without an error.
+   */
+  errorsByCode: Record<string, number>;
   /** Replies that did not match what was sent. */
   wrongReplies: number;
   /** Reply latency in microseconds (sessions in connect mode). */
   latencyUs: LatencySummary;
 }
 
+/** How long the connection attempt before the load may take. */
+const PROBE_TIMEOUT_MS = 5000;
+/** The code of a connection the server closed without an error: ConnectionClosedError's. */
+const CLOSED = 'ERR_CONNECTION_CLOSED';
+
 /**
  * Drives a server speaking the seed, length or line protocol and measures it: one request in
  * flight per connection, every reply checked byte for byte. Requests are built once; replies
- * are parsed in place, so the driver stays light next to the server it measures.
+ * are parsed in place, so the driver stays light next to the server it measures. One
+ * connection attempt comes first, so that a target that cannot be reached fails at once.
+ * @rejects ConnectionClosedError "cannot reach HOST:PORT: CODE" when that attempt fails
  */
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const run = new BenchRun(options);
@@ -64,42 +80,43 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 class BenchRun {
-  private readonly request: Buffer;
+  private readonly wire: ClientWireFormat;
+  private readonly request: Uint8Array | string;
   private readonly expected: Buffer;
   private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   private replies = 0;
   private sessions = 0;
   private errors = 0;
+  private readonly errorsByCode = new Map<string, number>();
   private wrong = 0;
   private deadline = 0;
   private readonly open = new Set<net.Socket>();
+  /** Hold mode: connections that had their round trip. */
+  private readonly holding = new Set<net.Socket>();
   private running = true;
 
   constructor(private readonly options: BenchOptions) {
     const body = Buffer.alloc(options.size);
     for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
-    this.request = frameRequest(body, options.codec);
+    this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
+    this.request = this.wire.frame(body);
     this.expected = Buffer.concat([Buffer.from(options.expectPrefix ?? ''), body]);
   }
 
   async execute(): Promise<BenchResult> {
+    await this.probe();
     const started = performance.now();
     this.deadline = started + this.options.duration * 1000;
     const progress = this.options.onProgress === undefined ? null : setInterval(() => this.options.onProgress?.((performance.now() - started) / 1000, this.replies), 250);
     const workers = Array.from({ length: this.options.connections }, () => (this.options.mode === 'connect' ? this.sessionLoop() : this.connection()));
-    if (this.options.mode === 'hold') {
-      await Promise.all(workers);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.deadline - performance.now())));
-    } else {
-      await new Promise((resolve) => setTimeout(resolve, this.options.duration * 1000));
-    }
+    // Every mode ends with the duration: a hold whose replies never come must end too.
+    await new Promise((resolve) => setTimeout(resolve, this.options.duration * 1000));
     this.running = false;
-    const held = [...this.open].filter((socket) => !socket.destroyed).length;
+    const held = this.holding.size;
     for (const socket of this.open) socket.destroy();
     await Promise.allSettled(workers);
     if (progress !== null) clearInterval(progress);
     const seconds = (performance.now() - started) / 1000;
-    const h = this.histogram;
     return {
       mode: this.options.mode,
       connections: this.options.connections,
@@ -110,16 +127,28 @@ class BenchRun {
       sessionsPerSecond: this.sessions / seconds,
       held: this.options.mode === 'hold' ? held : 0,
       errors: this.errors,
+      errorsByCode: Object.fromEntries(this.errorsByCode),
       wrongReplies: this.wrong,
-      latencyUs: {
-        p50: h.getValueAtPercentile(50),
-        p90: h.getValueAtPercentile(90),
-        p99: h.getValueAtPercentile(99),
-        p999: h.getValueAtPercentile(99.9),
-        max: h.maxValue,
-        mean: h.mean,
-      },
+      latencyUs: summarizeLatency(this.histogram),
     };
+  }
+
+  /** One connection attempt, closed at once. */
+  private probe(): Promise<void> {
+    const { host, port } = this.options;
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${PROBE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError(`cannot reach ${formatHostPort(host, port)}: ${errorCode(error)}`, { cause: error }));
+      });
+    });
   }
 
   /** Ping-pong (or hold: one round trip, then stay open). Resolves when the connection ends. */
@@ -127,27 +156,27 @@ class BenchRun {
     return new Promise((resolve) => {
       const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.open.add(socket);
-      const reader = new ReplyReader(this.options.codec, this.options.expectPrefix, this.options.size);
       let sentAt = 0;
       const send = (): void => {
         sentAt = performance.now();
         socket.write(this.request);
       };
-      socket.once('connect', send);
-      socket.on('data', (chunk: Buffer) => {
-        if (!reader.push(chunk)) return;
-        const reply = reader.take();
+      const reader = this.replyReader(socket, (reply) => {
         this.record(sentAt, reply);
         if (this.options.mode === 'hold') {
-          resolve();
+          this.holding.add(socket);
         } else if (this.running && performance.now() < this.deadline) {
           send();
         }
       });
-      socket.on('error', () => undefined);
+      let failure: string | null = null;
+      socket.once('connect', send);
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {
-        if (this.running) this.errors++;
+        if (this.running) this.countError(failure ?? CLOSED);
         this.open.delete(socket);
+        this.holding.delete(socket);
         resolve();
       });
     });
@@ -156,32 +185,44 @@ class BenchRun {
   /** Connect, send, receive, close, again, until the deadline. */
   private async sessionLoop(): Promise<void> {
     while (this.running && performance.now() < this.deadline) {
-      const ok = await this.session();
-      if (!ok) this.errors++;
+      const failure = await this.session();
+      if (failure !== null) this.countError(failure);
     }
   }
 
-  private session(): Promise<boolean> {
+  /** One session; resolves with the code it failed with, or null. */
+  private session(): Promise<string | null> {
     return new Promise((resolve) => {
       const started = performance.now();
       const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.open.add(socket);
-      const reader = new ReplyReader(this.options.codec, this.options.expectPrefix, this.options.size);
       let done = false;
-      socket.once('connect', () => socket.write(this.request));
-      socket.on('data', (chunk: Buffer) => {
-        if (!reader.push(chunk)) return;
+      const reader = this.replyReader(socket, (reply) => {
+        if (done) return;
         done = true;
-        this.record(started, reader.take());
+        this.record(started, reply);
         this.sessions++;
         socket.destroy();
       });
-      socket.on('error', () => undefined);
+      let failure: string | null = null;
+      socket.once('connect', () => socket.write(this.request));
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {
         this.open.delete(socket);
-        resolve(done || !this.running);
+        resolve(done || !this.running ? null : (failure ?? CLOSED));
       });
     });
+  }
+
+  /** Reads `socket`'s replies; a reply stream the wire format cannot parse fails the socket. */
+  private replyReader(socket: net.Socket, onReply: (reply: Buffer) => void): ReplyReader {
+    return new ReplyReader(this.wire, this.options.expectPrefix, this.options.size, onReply, (error) => socket.destroy(error));
+  }
+
+  private countError(code: string): void {
+    this.errors++;
+    this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
   }
 
   private record(sentAt: number, reply: Buffer): void {
@@ -191,74 +232,54 @@ class BenchRun {
   }
 }
 
-function frameRequest(body: Buffer, codec: CodecName): Buffer {
-  switch (codec) {
-    case 'seed':
-      return body;
-    case 'length': {
-      const framed = Buffer.allocUnsafe(4 + body.length);
-      framed.writeUInt32LE(body.length, 0);
-      body.copy(framed, 4);
-      return framed;
-    }
-    case 'line':
-      return Buffer.concat([body, Buffer.from('\n')]);
-  }
+/** A failure's code: the socket's or ours, else the error's name. */
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
 }
 
 /**
- * Collects one reply. Seed and length replies are 4-byte little-endian length frames; with the
- * seed codec a request the server happened to read in pieces comes back as several frames,
- * each with the prefix, which are joined (prefix once) before comparing.
+ * Collects replies with the wire format's own decoder. With the seed codec a request the server
+ * happened to read in pieces comes back as several frames, each with the prefix, which are
+ * joined (prefix once) before comparing.
  */
-class ReplyReader {
-  private pending: Buffer = Buffer.alloc(0);
+class ReplyReader implements MessageSink {
+  private readonly decoder: Decoder;
+  private readonly joinFrames: boolean;
+  private readonly prefixBytes: number;
   private readonly parts: Buffer[] = [];
   private bodyBytes = 0;
-  private complete: Buffer | null = null;
 
   constructor(
-    private readonly codec: CodecName,
-    private readonly prefix: string | null,
+    wire: ClientWireFormat,
+    prefix: string | null,
     /** How many body bytes a whole seed reply carries: the request's size. */
     private readonly expectedBodyBytes: number,
-  ) {}
-
-  /** Feeds bytes; true once a whole reply is in. */
-  push(chunk: Buffer): boolean {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.codec === 'line') {
-      const end = this.pending.indexOf(0x0a);
-      if (end === -1) return false;
-      this.complete = this.pending.subarray(0, end);
-      this.pending = this.pending.subarray(end + 1);
-      return true;
-    }
-    while (this.pending.length >= 4) {
-      const length = this.pending.readUInt32LE(0);
-      if (this.pending.length < 4 + length) return false;
-      const frame = this.pending.subarray(4, 4 + length);
-      this.pending = this.pending.subarray(4 + length);
-      if (this.codec === 'length' || this.prefix === null) {
-        this.complete = frame;
-        return true;
-      }
-      this.parts.push(this.parts.length === 0 ? frame : frame.subarray(this.prefix.length));
-      this.bodyBytes += frame.length - this.prefix.length;
-      if (this.bodyBytes >= this.expectedBodyBytes) {
-        this.complete = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
-        return true;
-      }
-    }
-    return false;
+    private readonly onReply: (reply: Buffer) => void,
+    readonly fail: (error: Error) => void,
+  ) {
+    this.decoder = wire.replyCodec.createDecoder();
+    this.joinFrames = wire.codec === 'seed' && prefix !== null;
+    this.prefixBytes = Buffer.byteLength(prefix ?? '');
   }
 
-  /** The reply just completed; resets for the next one. */
-  take(): Buffer {
-    const reply = this.complete as Buffer;
-    this.complete = null;
+  /** Feeds bytes read from the socket. */
+  push(chunk: Buffer): void {
+    this.decoder.decode(chunk, this);
+  }
+
+  /** One frame or line from the decoder. */
+  deliver(frame: Buffer): void {
+    if (!this.joinFrames) {
+      this.onReply(frame);
+      return;
+    }
+    this.parts.push(this.parts.length === 0 ? frame : frame.subarray(this.prefixBytes));
+    this.bodyBytes += frame.length - this.prefixBytes;
+    if (this.bodyBytes < this.expectedBodyBytes) return;
+    const reply = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
     this.parts.length = 0;
     this.bodyBytes = 0;
-    return reply;
+    this.onReply(reply);
   }
 }

@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from 'commander';
 
-/** Argument parsers shared by flags, environment variables and string values in config files. */
+/**
+ * Argument parsers shared by flags, environment variables and string values in config files.
+ * Each refuses every bad input with one message that states its own bound.
+ */
 
 export function port(value: string): number {
   const n = Number(value);
@@ -8,15 +11,20 @@ export function port(value: string): number {
   return n;
 }
 
+/** A number, or NaN when `value` is not one (Number('') and Number(' ') are 0). */
+function number(value: string): number {
+  return value.trim() === '' ? Number.NaN : Number(value);
+}
+
 export function seconds(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0 (fractions allowed).');
+  const n = number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0 (fractions allowed).');
   return n;
 }
 
 export function positiveSeconds(value: string): number {
-  const n = seconds(value);
-  if (n === 0) throw new InvalidArgumentError('must be a number of seconds > 0 (fractions allowed).');
+  const n = number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number of seconds > 0 (fractions allowed).');
   return n;
 }
 
@@ -25,11 +33,31 @@ export function count(value: string): number {
   return Number(value);
 }
 
-export function bytes(value: string): number {
-  const match = /^(\d+)\s*([kKmMgG]i?[bB]?)?$/.exec(value.trim());
-  if (match === null) throw new InvalidArgumentError('must be a number of bytes, optionally with a K, M or G suffix (powers of 1024).');
+export function positiveCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be an integer >= 1.');
+  return Number(value);
+}
+
+const BYTE_SIZE = /^(\d+)\s*([kKmMgG]i?[bB]?)?$/;
+
+/** The size `value` describes, or NaN when it describes none. */
+function byteSize(value: string): number {
+  const match = BYTE_SIZE.exec(value.trim());
+  if (match === null) return Number.NaN;
   const scale = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').charAt(0).toLowerCase()] ?? 1;
   return Number(match[1]) * scale;
+}
+
+export function bytes(value: string): number {
+  const n = byteSize(value);
+  if (Number.isNaN(n)) throw new InvalidArgumentError('must be a number of bytes >= 0, optionally with a K, M or G suffix (powers of 1024).');
+  return n;
+}
+
+export function positiveBytes(value: string): number {
+  const n = byteSize(value);
+  if (Number.isNaN(n) || n < 1) throw new InvalidArgumentError('must be a number of bytes >= 1, optionally with a K, M or G suffix (powers of 1024).');
+  return n;
 }
 
 export function choice<T extends string>(allowed: readonly T[]): (value: string) => T {

@@ -1,28 +1,35 @@
 import type { Command } from 'commander';
 import { connect, type Client } from '../client/client.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { DEFAULT_OPTIONS } from '../server/options.js';
 import * as parse from './parsers.js';
+import { addWireOptions, type WireFlags } from './wire-options.js';
 
-interface SendFlags {
+interface SendFlags extends WireFlags {
   host: string;
   port: number;
-  codec: CodecName;
   timeout: number;
 }
 
 export function addSendCommand(program: Command): void {
-  program
+  const command = program
     .command('send')
     .description('send one message and print the reply')
     .argument('<message>', 'the message (UTF-8)')
     .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
-    .option('-p, --port <port>', 'server port', parse.port, DEFAULT_OPTIONS.port)
-    .option('--codec <name>', `wire format: ${CODEC_NAMES.join(', ')}`, parse.choice(CODEC_NAMES), DEFAULT_OPTIONS.codec)
+    .option('-p, --port <port>', 'server port', parse.port, DEFAULT_OPTIONS.port);
+  addWireOptions(command)
     .option('-t, --timeout <seconds>', 'seconds to wait for the reply', parse.positiveSeconds, 5)
     .action(async (message: string, flags: SendFlags) => {
       let client: Client | null = null;
       try {
-        client = await connect({ host: flags.host, port: flags.port, codec: flags.codec, connectTimeout: flags.timeout * 1000 });
+        client = await connect({
+          host: flags.host,
+          port: flags.port,
+          codec: flags.codec,
+          byteOrder: flags.byteOrder,
+          maxMessageBytes: flags.maxMessageBytes,
+          connectTimeout: flags.timeout * 1000,
+        });
         const reply = await client.request(message, flags.timeout * 1000);
         process.stdout.write(`${reply.toString()}\n`);
         await client.close();

@@ -6,6 +6,7 @@ import { ReactorGroup, defaultReactorCount, describeExit } from '../reactors/rea
 import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, serverMetricsSource, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
+import { formatHostPort } from '../net/host-port.js';
 import { addStartSettings, type StartSettings } from './server-options.js';
 import { Shutdown } from './shutdown.js';
 
@@ -94,7 +95,7 @@ async function start(settings: StartSettings): Promise<void> {
     running = count === 1 ? await runSingle(settings, logger, shutdown) : await runGroup(settings, count, logger, shutdown);
   } catch (err) {
     if (shutdown.requested) return shutdown.exitWhenStopped();
-    process.stderr.write(`reactor-server: cannot start on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`reactor-server: cannot start on ${formatHostPort(settings.host, settings.port)}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
@@ -103,21 +104,20 @@ async function start(settings: StartSettings): Promise<void> {
     try {
       metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
     } catch (err) {
-      process.stderr.write(`reactor-server: cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`reactor-server: cannot serve metrics on ${formatHostPort(settings.metricsHost, settings.metricsPort)}: ${err instanceof Error ? err.message : String(err)}\n`);
       await running.stop();
       process.exit(1);
     }
     // After the server, so a stop closes the metrics last: /health says "draining" meanwhile.
     shutdown.add(() => metrics.close());
-    logger.info({ metrics: `http://${metrics.address.address}:${metrics.address.port}/metrics` }, 'metrics listening');
+    logger.info({ metrics: `http://${formatHostPort(metrics.address.address, metrics.address.port)}/metrics` }, 'metrics listening');
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
   shutdown.started();
 
   const { address } = running;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // The ready line: what scripts wait for, and the one thing printed whatever the log level.
-  process.stdout.write(`reactor-server listening on ${host}:${address.port} (${running.shape})\n`);
+  process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${running.shape})\n`);
 }
 
 export function addStartCommand(program: Command): void {

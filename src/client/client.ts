@@ -1,11 +1,10 @@
 import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
-import { ByteBuffer } from '../core/byte-buffer.js';
 import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
-import { LengthCodec } from '../net/length-codec.js';
-import { LineCodec } from '../net/line-codec.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { CodecName } from '../server/options.js';
+import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 
 export interface ClientOptions {
   host?: string;
@@ -48,8 +47,8 @@ interface Waiter {
  */
 export class Client extends EventEmitter {
   private readonly waiters: Waiter[] = [];
+  private readonly wire: ClientWireFormat;
   private readonly decoder;
-  private readonly encoder;
   private closedError: Error | null = null;
 
   constructor(
@@ -57,10 +56,8 @@ export class Client extends EventEmitter {
     private readonly options: Required<Pick<ClientOptions, 'codec' | 'byteOrder' | 'maxMessageBytes' | 'requestTimeout'>>,
   ) {
     super();
-    // Replies are framed by length for both the seed and the length codec.
-    const replyCodec = options.codec === 'line' ? new LineCodec(options.maxMessageBytes) : new LengthCodec(options.maxMessageBytes, options.codec === 'seed' ? 'little' : options.byteOrder);
-    this.decoder = replyCodec.createDecoder();
-    this.encoder = options.codec === 'seed' ? null : replyCodec;
+    this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
+    this.decoder = this.wire.replyCodec.createDecoder();
     const sink: MessageSink = {
       deliver: (message) => this.onReply(Buffer.from(message)),
       fail: (error) => this.socket.destroy(error),
@@ -82,26 +79,30 @@ export class Client extends EventEmitter {
     return this.closedError === null;
   }
 
-  /** Sends a message without waiting for anything. */
+  /**
+   * Sends a message without waiting for anything.
+   * @throws ConnectionClosedError once the connection has closed
+   * @throws EmptyMessageError for an empty message with the seed codec
+   */
   send(message: Payload): void {
     if (this.closedError !== null) throw this.closedError;
-    if (this.encoder === null) {
-      if (typeof message === 'string' || message instanceof Uint8Array) this.socket.write(message);
-      else for (const part of message) this.socket.write(part);
-      return;
-    }
-    const out = new ByteBuffer(0, 0);
-    this.encoder.encode(message, out);
-    this.socket.write(out.detach());
+    this.socket.write(this.wire.frame(message));
   }
 
   /**
    * Sends a message and resolves with the next unclaimed reply.
    * @rejects RequestTimeoutError after `timeout` ms (default: the client's requestTimeout)
    * @rejects ConnectionClosedError if the connection closes first
+   * @rejects EmptyMessageError at once for an empty message with the seed codec
    */
   request(message: Payload, timeout = this.options.requestTimeout): Promise<Buffer> {
-    if (this.closedError !== null) return Promise.reject(this.closedError);
+    // Sent before the waiter is queued: a message that cannot go out must leave no waiter
+    // behind to take the next request's reply (and replies arrive on a later turn anyway).
+    try {
+      this.send(message);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return new Promise<Buffer>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: null, expired: false };
       if (timeout > 0) {
@@ -111,7 +112,6 @@ export class Client extends EventEmitter {
         }, timeout);
       }
       this.waiters.push(waiter);
-      this.send(message);
     });
   }
 
@@ -151,13 +151,13 @@ export class Client extends EventEmitter {
  * @rejects ConnectionClosedError when the connection cannot be made in time
  */
 export async function connect(options: ClientOptions = {}): Promise<Client> {
-  const { host = '127.0.0.1', port = 8888, codec = 'seed', byteOrder = 'little', maxMessageBytes = 16 * 1024 * 1024, connectTimeout = 5000, requestTimeout = 5000 } = options;
+  const { host = '127.0.0.1', port = 8888, codec = 'seed', byteOrder = 'little', maxMessageBytes = DEFAULT_MAX_REPLY_BYTES, connectTimeout = 5000, requestTimeout = 5000 } = options;
   const socket = net.connect({ host, port, noDelay: true });
   const timer = setTimeout(() => socket.destroy(new RequestTimeoutError(connectTimeout)), connectTimeout);
   try {
     await once(socket, 'connect');
   } catch (err) {
-    throw new ConnectionClosedError(`cannot connect to ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

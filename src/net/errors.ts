@@ -132,3 +132,13 @@ export class ConnectionClosedError extends ReactorError {
     super('ERR_CONNECTION_CLOSED', message, options);
   }
 }
+
+/**
+ * An empty message sent with the seed codec: the server delivers each read as a message, and an
+ * empty write is no read, so it would get no reply.
+ */
+export class EmptyMessageError extends ReactorError {
+  constructor() {
+    super('ERR_EMPTY_MESSAGE', 'an empty message gets no reply with the seed codec (an empty write is no read at the server)');
+  }
+}

@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { lazyModule } from '../core/lazy-module.js';
 import { DescriptorLimitError } from '../net/errors.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { ServerObserver } from '../server/net-server.js';
 
 const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
@@ -15,7 +16,10 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: Record<string, unknown> = {}): Logger {
   // Synchronous writes: logs are rare (nothing per message), and none may be lost at exit.
   const stream = prettyOutput ? pinoPretty()({ colorize: true, sync: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true });
-  return pino({ level, base: { pid: process.pid, ...bindings } }, stream);
+  // Our errors' messages already name their causes (HandlerError: "... failed: boom"); pino's
+  // default serializer would append each cause's message and stack again. This one keeps the
+  // error's own message and stack, and serializes the cause as a field of its own.
+  return pino({ level, base: { pid: process.pid, ...bindings }, serializers: { err: pino.stdSerializers.errWithCause } }, stream);
 }
 
 /** Errors that are the peer's doing and routine on any server: logged at debug, not warn. */
@@ -32,16 +36,16 @@ export function loggingObserver(logger: Logger): ServerObserver {
   // Checked once: below debug, opening and closing a connection costs the logger nothing.
   const lifecycle = logger.isLevelEnabled('debug');
   return {
-    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection opened') : undefined,
+    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort) }, 'connection opened') : undefined,
     connectionClosed: lifecycle ? (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed') : undefined,
     connectionError: (conn, error) => {
       const code = (error as { code?: string }).code ?? error.name;
-      const fields = { conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}`, code, err: error };
+      const fields = { conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort), code, err: error };
       if (ROUTINE.has(code)) logger.debug(fields, 'connection error');
       else logger.warn(fields, 'connection error');
     },
     // Out of descriptors, refusals come by the thousand: the once-a-second report says it at error.
-    connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: `${peer.address}:${peer.port}`, reason }, 'connection rejected'),
+    connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
     listenerError: (error) => {
       const now = Date.now();
       if (now - lastListenerError < LISTENER_ERROR_INTERVAL_MS) {

@@ -200,7 +200,9 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
   // node:http is loaded here, not at import: a server without metrics never needs it.
   const http = await import('node:http');
   const server = http.createServer((req, res) => {
-    if (req.url === '/metrics') {
+    // The path alone: scrapers may add a query string.
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path === '/metrics') {
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
@@ -211,7 +213,7 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
           res.end(`metrics failed: ${String(err)}\n`);
         },
       );
-    } else if (req.url === '/health') {
+    } else if (path === '/health') {
       const { status, body } = healthAnswer(source.health());
       res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(body);

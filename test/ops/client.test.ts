@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import {
   ConnectionClosedError,
+  EmptyMessageError,
   NetServer,
   REPLY_PREFIX,
   ReactorServer,
@@ -91,6 +92,41 @@ describe('ops: client library', () => {
     assert.equal(c.isOpen, false);
     await assert.rejects(c.request('after close', 1000), ConnectionClosedError);
     assert.throws(() => c.send('after close'), ConnectionClosedError);
+  });
+
+  it('seed codec: an empty message is refused at once with EmptyMessageError (it would get no reply), and the connection goes on working', { timeout: 10_000 }, async () => {
+    const port = await echoServer('seed');
+    const c = await client(port, 'seed');
+    for (const empty of ['', Buffer.alloc(0), ['', new Uint8Array(0)]]) {
+      const started = performance.now();
+      // A request timeout far beyond the test's: only an immediate refusal passes.
+      const error = await c.request(empty, 60_000).then(
+        () => assert.fail('an empty request resolved'),
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof EmptyMessageError, `rejected with ${String(error)}`);
+      assert.equal(error.code, 'ERR_EMPTY_MESSAGE');
+      assert.equal(error.name, 'EmptyMessageError');
+      assert.match(error.message, /empty message gets no reply with the seed codec/);
+      assert.ok(performance.now() - started < 1000, 'not refused at once');
+      assert.throws(() => c.send(empty), EmptyMessageError);
+    }
+    // Nothing was written and no request was left waiting: the next one gets its own reply.
+    assert.equal((await c.request('after the empty ones', 5000)).toString(), `${REPLY_PREFIX}after the empty ones`);
+    assert.equal(c.isOpen, true);
+  });
+
+  it('length and line codecs: an empty message is a message, answered like any other', { timeout: 10_000 }, async () => {
+    for (const codec of ['length', 'line'] as const) {
+      const port = await echoServer(codec);
+      const c = await client(port, codec);
+      assert.equal((await c.request('', 5000)).toString(), REPLY_PREFIX, codec);
+      assert.equal((await c.request(Buffer.alloc(0), 5000)).toString(), REPLY_PREFIX, codec);
+      // A reply no request waits for comes as a 'message' event.
+      const unclaimed = within(once(c, 'message') as Promise<[Buffer]>, 5000, `${codec}: the reply to send('')`);
+      c.send('');
+      assert.equal((await unclaimed)[0].toString(), REPLY_PREFIX, codec);
+    }
   });
 
   it('concurrent requests on one connection resolve in order, each with its own reply', { timeout: 10_000 }, async () => {

@@ -5,12 +5,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { REPLY_PREFIX, connect } from '../../src/index.js';
+import { ConnectionClosedError, REPLY_PREFIX, connect } from '../../src/index.js';
+import { THROWN_MESSAGE } from './fixtures/throwing-app.js';
 import { parseLogLine, startCli, type LogEntry } from './support.js';
 
 /** pino's numeric levels. */
 const DEBUG = 20;
 const INFO = 30;
+const WARN = 40;
 
 describe('ops: logging', () => {
   it('--log-level debug logs "connection opened" and "connection closed" with the conn id, peer and reason', { timeout: 20_000 }, async () => {
@@ -85,6 +87,32 @@ describe('ops: logging', () => {
     const stopping = entries.find((e) => e.msg.startsWith('stopping')) as LogEntry;
     assert.equal(stopping.signal, 'SIGTERM');
     assert.equal(stopping.level, INFO);
+  });
+
+  it("a handler that throws is logged once with its own message, and its cause as a field of its own with its stack", { timeout: 20_000 }, async () => {
+    const app = fileURLToPath(new URL('./fixtures/throwing-app.js', import.meta.url));
+    const server = await startCli(['--app', app]);
+    try {
+      const client = await connect({ port: server.port });
+      await assert.rejects(client.request('throw, please', 5000), ConnectionClosedError);
+      const entry = await server.waitForLog((e) => e.msg === 'connection error');
+      assert.equal(entry.level, WARN);
+      assert.equal(entry.code, 'ERR_HANDLER_FAILED');
+      const err = entry.err as Record<string, unknown>;
+      assert.equal(err.type, 'HandlerError');
+      assert.equal(err.code, 'ERR_HANDLER_FAILED');
+      assert.equal(err.callback, 'onMessage');
+      // The message is the error's own, which already names its cause: once, not twice.
+      assert.equal(err.message, `onMessage handler failed: ${THROWN_MESSAGE}`);
+      assert.match(String(err.stack), /^HandlerError: onMessage handler failed: boom\n\s+at /);
+      assert.doesNotMatch(String(err.stack), /caused by/);
+      const cause = err.cause as Record<string, unknown>;
+      assert.equal(cause.type, 'Error');
+      assert.equal(cause.message, THROWN_MESSAGE);
+      assert.match(String(cause.stack), /^Error: boom\n\s+at .*throwing-app\.js/);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
   });
 
   it('the stop lines reach stdout complete and in order, even while the app keeps the libuv threadpool busy', { timeout: 20_000 }, async () => {

@@ -19,7 +19,7 @@ import {
   type Client,
   type MetricsServer,
 } from '../../src/index.js';
-import { httpGet, metric, pollUntil, runCli, scrape, series, startCli, total, within, type CliServer, type Sample } from './support.js';
+import { httpGet, metric, parseMetrics, pollUntil, runCli, scrape, series, startCli, total, within, type CliServer, type Sample } from './support.js';
 
 const PREFIX_BYTES = Buffer.byteLength(REPLY_PREFIX);
 
@@ -134,6 +134,37 @@ describe('ops: metrics', () => {
     } finally {
       await closeClients(clients).catch(() => undefined);
       for (const client of clients) client.destroy();
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+
+  it('--metrics-host ::1: the logged URL puts the IPv6 address in brackets, parses, and serves /metrics', { timeout: 20_000 }, async () => {
+    const server = await startCli(['--metrics-port', '0', '--metrics-host', '::1']);
+    try {
+      const entry = await server.waitForLog((e) => e.msg === 'metrics listening' && typeof e.metrics === 'string');
+      const logged = entry.metrics as string;
+      const url = new URL(logged);
+      assert.equal(url.hostname, '[::1]');
+      assert.equal(url.pathname, '/metrics');
+      const samples = await scrape(url.href);
+      assert.equal(value(samples, 'reactor_connections', { reactor: '0' }), 0);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+
+  it('/metrics and /health route on the path alone: a query string is served, other paths stay 404', { timeout: 20_000 }, async () => {
+    const server = await startCli(['--metrics-port', '0']);
+    try {
+      const url = await metricsUrl(server);
+      const withQuery = await httpGet(`${url}?x=1`);
+      assert.equal(withQuery.status, 200, withQuery.body);
+      assert.equal(value(parseMetrics(withQuery.body), 'reactor_connections', { reactor: '0' }), 0);
+      assert.deepEqual(await httpGet(url.replace(/\/metrics$/, '/health?probe=1&x')), { status: 200, body: 'ok\n' });
+      assert.equal((await httpGet(url.replace(/\/metrics$/, '/metrics/x?y=1'))).status, 404);
+      assert.equal((await httpGet(url.replace(/\/metrics$/, '/nope?metrics'))).status, 404);
+      assert.equal((await httpGet(url.replace(/\/metrics$/, '/?/metrics'))).status, 404);
+    } finally {
       assert.equal((await server.stop()).code, 0);
     }
   });

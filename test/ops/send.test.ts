@@ -8,6 +8,19 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { closedPort, runCli, startCli } from './support.js';
 
+/** An option's entry in --help output, its wrapped lines joined: "--flag <arg> description (default: ...)". */
+function helpEntry(help: string, flag: string): string {
+  const lines = help.split('\n');
+  const start = lines.findIndex((l) => l.trimStart().startsWith(flag));
+  assert.ok(start !== -1, `no ${flag} in:\n${help}`);
+  const entry = [lines[start] as string];
+  for (const line of lines.slice(start + 1)) {
+    if (!/^\s{6,}\S/.test(line)) break;
+    entry.push(line);
+  }
+  return entry.join(' ').trim().replace(/\s+/g, ' ');
+}
+
 describe('ops: send command', () => {
   it('send hello against a CLI server prints "[Server Reply]: hello" and exits 0', { timeout: 20_000 }, async () => {
     const server = await startCli([]);
@@ -29,6 +42,65 @@ describe('ops: send command', () => {
       assert.equal(result.stdout, '[Server Reply]: over lines\n');
     } finally {
       assert.equal((await server.stop()).code, 0);
+    }
+  });
+
+  it('send "" with the seed codec exits 1 at once saying an empty message gets no reply; with length and line it is answered', { timeout: 30_000 }, async () => {
+    const seed = await startCli([]);
+    try {
+      // --timeout far beyond the run's own limit: only an immediate answer passes.
+      const result = await runCli(['send', '', '--port', String(seed.port), '--timeout', '60'], { timeoutMs: 5000 });
+      assert.equal(result.signal, null, `send "" was still running and had to be killed; stderr: ${JSON.stringify(result.stderr)}`);
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^reactor-server: an empty message gets no reply with the seed codec/);
+    } finally {
+      assert.equal((await seed.stop()).code, 0);
+    }
+    for (const codec of ['length', 'line']) {
+      const server = await startCli(['--codec', codec]);
+      try {
+        const result = await runCli(['send', '', '--port', String(server.port), '--codec', codec]);
+        assert.equal(result.code, 0, `${codec}: ${result.stderr}`);
+        assert.equal(result.stdout, '[Server Reply]: \n', codec);
+      } finally {
+        assert.equal((await server.stop()).code, 0);
+      }
+    }
+  });
+
+  it('send --codec length --byte-order big reaches a big-endian server; --max-message-bytes bounds the reply', { timeout: 20_000 }, async () => {
+    const server = await startCli(['--codec', 'length', '--byte-order', 'big']);
+    try {
+      const result = await runCli(['send', 'big end first', '-p', String(server.port), '--codec', 'length', '--byte-order', 'big']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '[Server Reply]: big end first\n');
+      // The reply is 16 + 4 bytes: a limit of 19 refuses it, by name.
+      const limited = await runCli(['send', 'four', '-p', String(server.port), '--codec', 'length', '--byte-order', 'big', '--max-message-bytes', '19']);
+      assert.equal(limited.code, 1);
+      assert.equal(limited.stdout, '');
+      assert.match(limited.stderr, /^reactor-server: .*frame of 20 bytes exceeds maxMessageBytes \(19\)/);
+      const roomy = await runCli(['send', 'four', '-p', String(server.port), '--codec', 'length', '--byte-order', 'big', '--max-message-bytes', '20']);
+      assert.equal(roomy.code, 0, roomy.stderr);
+      assert.equal(roomy.stdout, '[Server Reply]: four\n');
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+
+  it('send takes --codec, --byte-order and --max-message-bytes with the parsers and help of start', { timeout: 20_000 }, async () => {
+    const [send, start] = await Promise.all([runCli(['send', '--help']), runCli(['start', '--help'])]);
+    for (const flag of ['--codec <name>', '--byte-order <order>']) {
+      // Help and default as start shows them (start also names its REACTOR_* variable).
+      const sendEntry = helpEntry(send.stdout, flag);
+      assert.match(sendEntry, /\(default: "\w+"\)$/);
+      assert.ok(helpEntry(start.stdout, flag).startsWith(sendEntry.replace(/\)$/, '')), `${flag}: send says "${sendEntry}", start says "${helpEntry(start.stdout, flag)}"`);
+    }
+    assert.match(send.stdout, /--max-message-bytes <bytes>\s+largest reply accepted/);
+    for (const [flag, value, bound] of [['--byte-order', 'middle', 'must be one of little, big'], ['--codec', 'json', 'must be one of seed, length, line'], ['--max-message-bytes', '0', 'must be a number of bytes >= 1']]) {
+      const result = await runCli(['send', 'x', flag as string, value as string]);
+      assert.equal(result.code, 1, `${flag} ${value}`);
+      assert.match(result.stderr, new RegExp(`${flag}.*'${value}' is invalid\\. ${bound}`), result.stderr);
     }
   });
 
