@@ -14,6 +14,7 @@ export {
   ReactorError,
   HandlerError,
   InvalidOptionError,
+  UnknownOptionError,
   ServerStateError,
   UnsupportedError,
   ProtocolError,

@@ -5,6 +5,7 @@ import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, resolveOptions, type CodecName } from '../server/options.js';
 import { ReactorError } from '../net/errors.js';
+import type { ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
 
 /**
@@ -95,6 +96,30 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
 ];
+
+/**
+ * The server options a set of settings describes (the rest is about the process around it).
+ * The task options are left out while unused: an application that builds a bare NetServer
+ * takes no task options, and refuses them by name when they are set.
+ */
+export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
+  return {
+    host: settings.host,
+    port: settings.port,
+    idleTimeout: settings.idleTimeout,
+    checkInterval: settings.checkInterval,
+    codec: settings.codec,
+    maxMessageBytes: settings.maxMessageBytes,
+    byteOrder: settings.byteOrder,
+    highWaterMark: settings.highWaterMark,
+    lowWaterMark: settings.lowWaterMark,
+    maxPendingOutput: settings.maxPendingOutput,
+    maxConnections: settings.maxConnections,
+    drainTimeout: settings.drainTimeout,
+    ...(settings.taskWorkers === 0 ? {} : { taskWorkers: settings.taskWorkers }),
+    ...(settings.taskModule === undefined ? {} : { taskModule: settings.taskModule, taskExport: settings.taskExport }),
+  };
+}
 
 let fileSchema: Zod.ZodType | null = null;
 

@@ -3,31 +3,9 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadApplication, type Application } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js';
-import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
-import { addStartSettings, type StartSettings } from './server-options.js';
-
-/** The server options a set of settings describes (the rest is about the process around it). */
-export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
-  return {
-    host: settings.host,
-    port: settings.port,
-    idleTimeout: settings.idleTimeout,
-    checkInterval: settings.checkInterval,
-    codec: settings.codec,
-    maxMessageBytes: settings.maxMessageBytes,
-    byteOrder: settings.byteOrder,
-    highWaterMark: settings.highWaterMark,
-    lowWaterMark: settings.lowWaterMark,
-    maxPendingOutput: settings.maxPendingOutput,
-    maxConnections: settings.maxConnections,
-    drainTimeout: settings.drainTimeout,
-    taskWorkers: settings.taskWorkers,
-    taskModule: settings.taskModule,
-    taskExport: settings.taskExport,
-  };
-}
+import { addStartSettings, serverOptions, type StartSettings } from './server-options.js';
 
 interface Running {
   shape: string;
