@@ -34,6 +34,7 @@ export {
   ReactorGroup,
   ReactorStartError,
   defaultReactorCount,
+  maxReactorCount,
   type ReactorGroupOptions,
   type ReactorInfo,
   type ReactorMode,

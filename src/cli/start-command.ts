@@ -35,7 +35,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger):
   const group = new ReactorGroup({
     ...serverOptions(settings),
     workers: count,
-    mode: settings.reactorMode,
+    reactorMode: settings.reactorMode,
     app: settings.app,
     appExport: settings.appExport,
     logLevel: settings.logLevel,

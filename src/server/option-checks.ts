@@ -20,9 +20,9 @@ export function rejectUnknownOptions(options: object, known: readonly string[], 
 }
 
 /**
- * The known name `name` was most likely meant to be: the closest by edit distance when it is
- * close enough to be a typo, else one that contains it (`mode` for `reactorMode`); undefined
- * when nothing is near.
+ * The known name `name` was most likely meant to be: one a letter away (`idleTimout`), else
+ * one that contains it (`mode` for `reactorMode`), else the closest by edit distance when a
+ * third of it at most is wrong (`prot`); undefined when nothing is near.
  */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
@@ -35,9 +35,10 @@ export function nearestName(name: string, known: readonly string[]): string | un
       bestDistance = distance;
     }
   }
-  // A third of the name may be wrong, at least two letters: `idleTimout`, `onMesage`, `prot`.
-  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))) return best;
-  return lower.length >= 3 ? known.find((candidate) => candidate.toLowerCase().includes(lower)) : undefined;
+  if (bestDistance <= 1) return best;
+  const containing = lower.length >= 3 ? known.find((candidate) => candidate.toLowerCase().includes(lower)) : undefined;
+  if (containing !== undefined) return containing;
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
 }
 
 /** Levenshtein distance: insertions, deletions and substitutions turning `a` into `b`. */
