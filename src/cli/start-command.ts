@@ -5,7 +5,7 @@ import { loadApplication, type Application } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount } from '../reactors/reactor-group.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
-import { addStartSettings, serverOptions, type StartSettings } from './server-options.js';
+import { addStartSettings, refuseBadSettings, serverOptions, type StartSettings } from './server-options.js';
 
 interface Running {
   shape: string;
@@ -54,6 +54,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger):
 }
 
 async function start(settings: StartSettings): Promise<void> {
+  refuseBadSettings(settings);
   const logger = createLogger(settings.logLevel, process.stdout.isTTY === true);
   const count = settings.workers === 'auto' ? defaultReactorCount() : settings.workers;
   let running: Running;

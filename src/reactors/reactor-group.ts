@@ -7,10 +7,10 @@ import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, resolveOptions, type CodecName } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireOneOf, requireOptionsObject } from '../server/option-checks.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
-import { REACTOR_SERVER_OPTION_NAMES, checkTaskOptions, type ReactorServerOptions } from '../server/reactor-server.js';
+import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig } from './messages.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 
@@ -127,7 +127,7 @@ const GROUP_OPTION_NAMES: readonly string[] = [
 export function resolveGroupOptions(options: ReactorGroupOptions): { size: number; mode: ReactorMode } {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, GROUP_OPTION_NAMES);
-  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, taskWorkers, taskModule, taskExport, ...server } = options;
+  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, ...serverOptions } = options;
   if (workers !== 'auto' && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > maxReactorCount())) {
     throw new InvalidOptionError('workers', `must be 'auto' or ${reactorCountRange()}, got ${describeValue(workers)}`);
   }
@@ -137,9 +137,8 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   requireOneOf('logLevel', logLevel, LOG_LEVELS);
   if (onReactorExit !== undefined) requireFunction('onReactorExit', onReactorExit);
   // By name only: a Codec object cannot be sent to another thread or process.
-  if (server.codec !== undefined) requireOneOf('codec', server.codec, CODEC_NAMES);
-  checkTaskOptions({ taskWorkers, taskModule, taskExport });
-  resolveOptions(server);
+  if (serverOptions.codec !== undefined) requireOneOf('codec', serverOptions.codec, CODEC_NAMES);
+  checkReactorServerOptions(serverOptions);
   if (reactorMode === 'threads' && !supportsReusePort()) {
     throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`, 'reactorMode');
   }

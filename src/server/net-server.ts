@@ -48,6 +48,21 @@ function checkCallbacks(callbacks: unknown): void {
   for (const [name, callback] of Object.entries(callbacks)) if (callback !== undefined) requireFunction(`callbacks.${name}`, callback);
 }
 
+/**
+ * Checks a NetServer's options as its constructor does, building nothing.
+ * @returns the server options, defaults filled in
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is none)
+ */
+export function resolveNetServerOptions<T>(options: NetServerOptions<T>): ServerOptions {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
+  const { callbacks = {}, idStart = 1, idStep = 1, ...serverOptions } = options;
+  checkCallbacks(callbacks);
+  requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
+  requireInteger('idStep', idStep, 1, 2 ** 32);
+  return resolveOptions(serverOptions);
+}
+
 /** How a server reaches the other reactors of its group. Set by the group's reactor runtime. */
 export interface GroupLink {
   /** Delivers `payload` to every connection on the other reactors. */
@@ -105,13 +120,8 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
    *   UnsupportedError for reusePort where it is missing
    */
   constructor(options: NetServerOptions<T> = {}) {
-    requireOptionsObject('options', options);
-    rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
-    const { callbacks = {}, idStart = 1, idStep = 1, ...serverOptions } = options;
-    checkCallbacks(callbacks);
-    requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
-    requireInteger('idStep', idStep, 1, 2 ** 32);
-    this.options = Object.freeze(resolveOptions(serverOptions));
+    this.options = Object.freeze(resolveNetServerOptions(options));
+    const { callbacks, idStart = 1, idStep = 1 } = options;
     this.codec = createCodec(this.options);
     this.nextConnectionId = idStart;
     this.idStep = idStep;

@@ -5,7 +5,7 @@ import type { Payload } from '../net/codec.js';
 import { InvalidOptionError, ServerStateError } from '../net/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
-import { NET_SERVER_OPTION_NAMES, NetServer, type NetServerOptions } from './net-server.js';
+import { NET_SERVER_OPTION_NAMES, NetServer, resolveNetServerOptions, type NetServerOptions } from './net-server.js';
 import { rejectUnknownOptions, requireInteger, requireModule, requireName, requireOptionsObject } from './option-checks.js';
 import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
 
@@ -27,7 +27,7 @@ export interface ReactorServerOptions extends Omit<NetServerOptions, 'callbacks'
 }
 
 /** The options ReactorServer adds to NetServer's. */
-export const TASK_OPTION_NAMES: readonly (keyof ReactorServerOptions)[] = ['taskWorkers', 'taskModule', 'taskExport'];
+const TASK_OPTION_NAMES: readonly (keyof ReactorServerOptions)[] = ['taskWorkers', 'taskModule', 'taskExport'];
 
 /** Every option a ReactorServer takes: NetServer's (but its own callbacks) and the task options. */
 export const REACTOR_SERVER_OPTION_NAMES: readonly (keyof ReactorServerOptions)[] = [
@@ -39,11 +39,23 @@ export const REACTOR_SERVER_OPTION_NAMES: readonly (keyof ReactorServerOptions)[
  * Checks the task options (the rest are NetServer's to check).
  * @throws InvalidOptionError naming the first bad one
  */
-export function checkTaskOptions(options: Pick<ReactorServerOptions, 'taskWorkers' | 'taskModule' | 'taskExport'>): void {
+function checkTaskOptions(options: Pick<ReactorServerOptions, 'taskWorkers' | 'taskModule' | 'taskExport'>): void {
   const { taskWorkers = 0, taskModule, taskExport = 'default' } = options;
   requireInteger('taskWorkers', taskWorkers, 0, 2 ** 31 - 1);
   if (taskModule !== undefined) requireModule('taskModule', taskModule);
   requireName('taskExport', taskExport);
+}
+
+/**
+ * Checks a ReactorServer's options as its constructor does, building nothing.
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is none)
+ */
+export function checkReactorServerOptions(options: ReactorServerOptions): void {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, REACTOR_SERVER_OPTION_NAMES);
+  checkTaskOptions(options);
+  const { taskWorkers: _workers, taskModule: _module, taskExport: _export, ...serverOptions } = options;
+  resolveNetServerOptions(serverOptions);
 }
 
 const ECHO_TASK: TaskRef = { module: new URL('../pool/echo-task.js', import.meta.url) };
@@ -81,9 +93,7 @@ export class ReactorServer<T = unknown> {
    *   UnsupportedError for reusePort where it is missing
    */
   constructor(options: ReactorServerOptions = {}) {
-    requireOptionsObject('options', options);
-    rejectUnknownOptions(options, REACTOR_SERVER_OPTION_NAMES);
-    checkTaskOptions(options);
+    checkReactorServerOptions(options);
     const { taskWorkers = 0, taskModule, taskExport = 'default', ...serverOptions } = options;
     this.server = new NetServer<T>(serverOptions);
     this.task = taskModule === undefined ? (taskWorkers > 0 ? ECHO_TASK : null) : { module: moduleUrl(taskModule), name: taskExport };
