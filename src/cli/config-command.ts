@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { addStartSettings, checkConfig, type StartSettings } from './server-options.js';
+import { addStartSettings, checkConfig, checkSettings, describeProblem, type StartSettings } from './server-options.js';
 
 export function addConfigCommands(program: Command): void {
   program
     .command('validate')
-    .description('check a config file: exits 0, or 1 naming each bad setting and why')
+    .description('check a config file, with defaults for what it leaves out, as start would: exits 0, or 1 naming each bad setting and why')
     .requiredOption('-c, --config <file>', 'the JSON config file')
     .action((flags: { config: string }) => {
       let raw: unknown;
@@ -27,10 +27,16 @@ export function addConfigCommands(program: Command): void {
 
   const config = program
     .command('config')
-    .description('print the effective configuration (defaults < config file < REACTOR_* variables < flags)')
+    .description('print the effective configuration (defaults < config file < REACTOR_* variables < flags), checked as start would: exits 1 naming each setting start would refuse')
     .option('--sources', 'show where each value came from');
   addStartSettings(config).action((settings: StartSettings & { config?: string; sources?: boolean }, command: Command) => {
     const { config: _file, sources, ...values } = settings;
+    const problems = checkSettings(values);
+    if (problems.length > 0) {
+      for (const problem of problems) process.stderr.write(`reactor-server: ${describeProblem(problem)}\n`);
+      process.exitCode = 1;
+      return;
+    }
     const effective = Object.fromEntries(
       Object.entries(values)
         .sort(([a], [b]) => a.localeCompare(b))

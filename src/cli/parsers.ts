@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { maxReactorCount, reactorCountRange } from '../reactors/reactor-group.js';
 
 /**
  * Argument parsers shared by flags, environment variables and string values in config files.
@@ -69,6 +70,6 @@ export function choice<T extends string>(allowed: readonly T[]): (value: string)
 
 export function workers(value: string): number | 'auto' {
   if (value === 'auto') return value;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be an integer >= 1 or 'auto'.");
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > maxReactorCount()) throw new InvalidArgumentError(`must be 'auto' or ${reactorCountRange()}.`);
   return Number(value);
 }

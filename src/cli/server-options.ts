@@ -3,8 +3,12 @@ import { Option, type Command } from 'commander';
 import type { z as Zod } from 'zod';
 import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, resolveOptions, type CodecName } from '../server/options.js';
-import { ReactorError } from '../net/errors.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { requireInteger, requireName } from '../server/option-checks.js';
+import { InvalidOptionError, ReactorError, UnsupportedError } from '../net/errors.js';
+import { formatHostPort } from '../net/host-port.js';
+import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
+import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
 
 /**
@@ -74,8 +78,19 @@ const name = (z: typeof Zod): Zod.ZodType => z.string().min(1);
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flags: '--host <host>', env: 'REACTOR_HOST', description: 'address to listen on', default: DEFAULT_OPTIONS.host, schema: name },
   { key: 'port', flags: '-p, --port <port>', env: 'REACTOR_PORT', description: 'port to listen on (0 picks a free one)', parse: parse.port, default: DEFAULT_OPTIONS.port, schema: portNumber },
-  { key: 'workers', flags: '-w, --workers <n|auto>', env: 'REACTOR_WORKERS', description: "sub-reactors, each with its own event loop ('auto': half the cores)", parse: parse.workers, default: 1, schema: (z) => z.union([z.literal('auto'), z.number().int().min(1)]) },
-  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(['auto', 'threads', 'processes'] as const), default: 'auto', schema: (z) => z.enum(['auto', 'threads', 'processes']) },
+  {
+    key: 'workers',
+    flags: '-w, --workers <n|auto>',
+    env: 'REACTOR_WORKERS',
+    description: `sub-reactors, each with its own event loop: 1 to ${maxReactorCount()} (${REACTORS_PER_CORE} per core), or 'auto' (half the cores)`,
+    parse: parse.workers,
+    default: 1,
+    schema: (z) => {
+      const error = `must be 'auto' or ${reactorCountRange()}`;
+      return z.union([z.literal('auto'), z.number().int({ error }).min(1, { error }).max(maxReactorCount(), { error })], { error });
+    },
+  },
+  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },
@@ -95,6 +110,30 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
 ];
+
+/**
+ * The server options a set of settings describes (the rest is about the process around it).
+ * The task options are left out while unused: an application that builds a bare NetServer
+ * takes no task options, and refuses them by name when they are set.
+ */
+export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
+  return {
+    host: settings.host,
+    port: settings.port,
+    idleTimeout: settings.idleTimeout,
+    checkInterval: settings.checkInterval,
+    codec: settings.codec,
+    maxMessageBytes: settings.maxMessageBytes,
+    byteOrder: settings.byteOrder,
+    highWaterMark: settings.highWaterMark,
+    lowWaterMark: settings.lowWaterMark,
+    maxPendingOutput: settings.maxPendingOutput,
+    maxConnections: settings.maxConnections,
+    drainTimeout: settings.drainTimeout,
+    ...(settings.taskWorkers === 0 ? {} : { taskWorkers: settings.taskWorkers }),
+    ...(settings.taskModule === undefined ? {} : { taskModule: settings.taskModule, taskExport: settings.taskExport }),
+  };
+}
 
 let fileSchema: Zod.ZodType | null = null;
 
@@ -146,7 +185,7 @@ export class ConfigFileError extends ReactorError {
 
 /**
  * Checks a config file's contents: unknown keys, types and ranges, then (with `crossCheck`)
- * the rules between settings, taking defaults for what the file leaves out.
+ * everything `start` checks (`checkSettings`), taking defaults for what the file leaves out.
  */
 export function checkConfig(raw: unknown, crossCheck = true): { values: Partial<StartSettings>; problems: ConfigProblem[] } {
   const parsed = configFileSchema().safeParse(raw);
@@ -158,16 +197,72 @@ export function checkConfig(raw: unknown, crossCheck = true): { values: Partial<
     return { values: {}, problems };
   }
   const values = parsed.data as Partial<StartSettings>;
-  if (!crossCheck) return { values, problems: [] };
-  try {
-    const { workers: _w, reactorMode: _r, app: _a, appExport: _e, taskWorkers: _t, taskModule: _m, taskExport: _x, logLevel: _l, metricsPort: _p, metricsHost: _h, ...server } = values;
-    resolveOptions(server);
-  } catch (err) {
-    const option = (err as { option?: string }).option;
-    if (option === undefined) throw err;
-    return { values, problems: [{ key: option, message: (err as Error).message }] };
+  return { values, problems: crossCheck ? checkSettings({ ...defaultSettings(), ...values }) : [] };
+}
+
+/** Every setting at its default (the ones without a default are left out). */
+export function defaultSettings(): StartSettings {
+  return Object.fromEntries(SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.key, s.default])) as unknown as StartSettings;
+}
+
+/**
+ * Every check `start` makes before it starts anything, on a complete set of settings: the
+ * server and task options and the reactors (how many, in which mode) exactly as the library
+ * checks them for what `start` would build, then the metrics endpoint. `config` and
+ * `validate` run the same checks.
+ * @returns the problems, each naming its setting; none when `start` would go ahead
+ */
+export function checkSettings(settings: StartSettings): ConfigProblem[] {
+  const count = settings.workers === 'auto' ? defaultReactorCount() : settings.workers;
+  return [
+    problemOf(() => {
+      // One reactor runs the application in this process, more run it in a ReactorGroup.
+      if (count === 1) checkReactorServerOptions(serverOptions(settings));
+      else {
+        const { workers, reactorMode, app, appExport, logLevel } = settings;
+        resolveGroupOptions({ ...serverOptions(settings), workers, reactorMode, app, appExport, logLevel });
+      }
+    }),
+    problemOf(() => checkMetricsEndpoint(settings)),
+  ].filter((problem): problem is ConfigProblem => problem !== null);
+}
+
+/** @throws InvalidOptionError when the metrics endpoint cannot be served as set */
+function checkMetricsEndpoint({ metricsPort, metricsHost, host, port }: StartSettings): void {
+  requireName('metricsHost', metricsHost);
+  if (metricsPort === undefined) return;
+  requireInteger('metricsPort', metricsPort, 0, 65535);
+  if (metricsPort !== 0 && metricsPort === port && metricsHost === host) {
+    throw new InvalidOptionError('metricsPort', `must differ from port: both are ${host}:${port}`);
   }
-  return { values, problems: [] };
+}
+
+/** The problem `check` throws, as a ConfigProblem naming its setting; null when it passes. */
+function problemOf(check: () => void): ConfigProblem | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    if (err instanceof InvalidOptionError) return { key: err.option, message: err.reason };
+    if (err instanceof UnsupportedError && err.option !== undefined) return { key: err.option, message: err.message };
+    throw err;
+  }
+}
+
+/**
+ * What `start` does first: with settings it would refuse, it says why on stderr and exits 1
+ * before starting anything.
+ */
+export function refuseBadSettings(settings: StartSettings): void {
+  const problems = checkSettings(settings);
+  if (problems.length === 0) return;
+  for (const problem of problems) process.stderr.write(`reactor-server: cannot start on ${formatHostPort(settings.host, settings.port)}: ${describeProblem(problem)}\n`);
+  process.exit(1);
+}
+
+/** A problem as `start` and `config` report it. */
+export function describeProblem(problem: ConfigProblem): string {
+  return `invalid option ${problem.key}: ${problem.message}`;
 }
 
 /**

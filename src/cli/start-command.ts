@@ -3,33 +3,11 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadApplication, type Application } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount, describeExit } from '../reactors/reactor-group.js';
-import type { ReactorServerOptions } from '../server/reactor-server.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, serverMetricsSource, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
 import { formatHostPort } from '../net/host-port.js';
-import { addStartSettings, type StartSettings } from './server-options.js';
+import { addStartSettings, refuseBadSettings, serverOptions, type StartSettings } from './server-options.js';
 import { Shutdown } from './shutdown.js';
-
-/** The server options a set of settings describes (the rest is about the process around it). */
-export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
-  return {
-    host: settings.host,
-    port: settings.port,
-    idleTimeout: settings.idleTimeout,
-    checkInterval: settings.checkInterval,
-    codec: settings.codec,
-    maxMessageBytes: settings.maxMessageBytes,
-    byteOrder: settings.byteOrder,
-    highWaterMark: settings.highWaterMark,
-    lowWaterMark: settings.lowWaterMark,
-    maxPendingOutput: settings.maxPendingOutput,
-    maxConnections: settings.maxConnections,
-    drainTimeout: settings.drainTimeout,
-    taskWorkers: settings.taskWorkers,
-    taskModule: settings.taskModule,
-    taskExport: settings.taskExport,
-  };
-}
 
 interface Running {
   shape: string;
@@ -57,7 +35,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
   const group = new ReactorGroup({
     ...serverOptions(settings),
     workers: count,
-    mode: settings.reactorMode,
+    reactorMode: settings.reactorMode,
     app: settings.app,
     appExport: settings.appExport,
     logLevel: settings.logLevel,
@@ -84,6 +62,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
 }
 
 async function start(settings: StartSettings): Promise<void> {
+  refuseBadSettings(settings);
   const logger = createLogger(settings.logLevel, process.stdout.isTTY === true);
   const count = settings.workers === 'auto' ? defaultReactorCount() : settings.workers;
   // Signals are handled from the first moment: a stop while reactors are still starting stops

@@ -3,7 +3,8 @@ import { EventEmitter, once } from 'node:events';
 import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
 import { formatHostPort } from '../net/host-port.js';
-import type { CodecName } from '../server/options.js';
+import { CODEC_NAMES, type CodecName } from '../server/options.js';
+import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../server/option-checks.js';
 import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 
 export interface ClientOptions {
@@ -23,6 +24,20 @@ export interface ClientOptions {
   /** Milliseconds `request()` waits for its reply. Default 5000. */
   requestTimeout?: number;
 }
+
+/** Every option `connect()` takes. */
+const CLIENT_OPTION_NAMES = Object.keys({
+  host: true,
+  port: true,
+  codec: true,
+  byteOrder: true,
+  maxMessageBytes: true,
+  connectTimeout: true,
+  requestTimeout: true,
+} satisfies Record<keyof ClientOptions, true>);
+
+/** setTimeout cannot wait longer than 2^31-1 ms. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 interface Waiter {
   resolve: (reply: Buffer) => void;
@@ -148,10 +163,21 @@ export class Client extends EventEmitter {
 
 /**
  * Connects to a server.
+ * @rejects InvalidOptionError for a bad option (UnknownOptionError for a key that is none),
+ *   before connecting
  * @rejects ConnectionClosedError when the connection cannot be made in time
  */
 export async function connect(options: ClientOptions = {}): Promise<Client> {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, CLIENT_OPTION_NAMES);
   const { host = '127.0.0.1', port = 8888, codec = 'seed', byteOrder = 'little', maxMessageBytes = DEFAULT_MAX_REPLY_BYTES, connectTimeout = 5000, requestTimeout = 5000 } = options;
+  requireName('host', host);
+  requireInteger('port', port, 1, 65535);
+  requireOneOf('codec', codec, CODEC_NAMES);
+  requireOneOf('byteOrder', byteOrder, ['little', 'big']);
+  requireInteger('maxMessageBytes', maxMessageBytes, 1, 0xffff_ffff);
+  requireNumber('connectTimeout', connectTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
+  requireNumber('requestTimeout', requestTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
   const socket = net.connect({ host, port, noDelay: true });
   const timer = setTimeout(() => socket.destroy(new RequestTimeoutError(connectTimeout)), connectTimeout);
   try {

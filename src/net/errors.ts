@@ -27,9 +27,21 @@ export class HandlerError extends ReactorError {
 export class InvalidOptionError extends ReactorError {
   constructor(
     readonly option: string,
-    reason: string,
+    /** What is wrong with it, without the option's name. */
+    readonly reason: string,
   ) {
     super('ERR_INVALID_OPTION', `invalid option ${option}: ${reason}`);
+  }
+}
+
+/** An options object has a key no option is called; `suggestion` is the name it is nearest to. */
+export class UnknownOptionError extends InvalidOptionError {
+  constructor(
+    option: string,
+    readonly suggestion: string | undefined,
+  ) {
+    super(option, `unknown option${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
+    this.message = `unknown option ${option}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`;
   }
 }
 
@@ -42,7 +54,11 @@ export class ServerStateError extends ReactorError {
 
 /** The running Node.js lacks a feature the options ask for. */
 export class UnsupportedError extends ReactorError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The option that asked for it, when one did. */
+    readonly option?: string,
+  ) {
     super('ERR_UNSUPPORTED', message);
   }
 }

@@ -3,6 +3,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { lazyModule } from '../core/lazy-module.js';
 import { InvalidOptionError, PoolStateError, PoolStoppedError, WorkerCrashError } from '../net/errors.js';
+import { rejectUnknownOptions, requireNumber, requireOptionsObject } from '../server/option-checks.js';
 import { moduleUrl } from './module-url.js';
 import type { WorkerTask } from './pool-worker.js';
 import { isTaskFailure } from './task-failure.js';
@@ -33,6 +34,16 @@ interface Job {
 }
 
 type PoolState = 'stopped' | 'running' | 'stopping';
+
+/**
+ * @throws InvalidOptionError for a bad `stop()` option (UnknownOptionError for a key that is
+ *   none): a typo must not turn a bounded stop into an unbounded one
+ */
+function checkStopOptions(options: { timeout?: number }): void {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, ['timeout']);
+  if (options.timeout !== undefined) requireNumber('timeout', options.timeout, 0, 2 ** 31 - 1, 'milliseconds');
+}
 
 /** Half the cores, at least one: the seed's default thread count. */
 export function defaultPoolSize(): number {
@@ -118,8 +129,14 @@ export class ThreadPool {
    * the same promise until the pool is started again.
    * @param options.timeout ms to wait for running tasks before terminating their workers
    *   (their promises then reject with `PoolStoppedError`); default: wait as long as they run
+   * @rejects InvalidOptionError for a bad option, and stops nothing
    */
   stop(options: { timeout?: number } = {}): Promise<void> {
+    try {
+      checkStopOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.state === 'stopped') return Promise.resolve();
     if (this.stopping === null) this.stopping = this.shutdown(options.timeout);
     return this.stopping;

@@ -1,24 +1,32 @@
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
 import { supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../net/codec.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
-import { DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
-import type { LogLevel } from '../ops/logging.js';
-import type { ReactorServerOptions } from '../server/reactor-server.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../server/option-checks.js';
+import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
+import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
 export type ReactorMode = 'threads' | 'processes';
 
+/** What `reactorMode` may be. */
+export const REACTOR_MODES: readonly (ReactorMode | 'auto')[] = ['auto', 'threads', 'processes'];
+
 export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort'> {
   /** A built-in codec by name (a Codec object cannot cross threads; an app factory can set one). */
   codec?: CodecName;
-  /** Number of sub-reactors, or 'auto' for half the cores (at least 1). Default 'auto'. */
+  /**
+   * Number of sub-reactors, from 1 to `maxReactorCount()` (8 per core), or 'auto' for half the
+   * cores (at least 1). Default 'auto'.
+   */
   workers?: number | 'auto';
   /**
    * The application module every reactor runs (URL or path): its export is a ReactorServer
@@ -30,9 +38,9 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
   appExport?: string;
   /**
    * 'threads' needs Linux and Node.js >= 22.12 (SO_REUSEPORT); 'processes' works everywhere.
-   * Default: threads where supported, else processes.
+   * Default (`auto`): threads where supported, else processes. The choice made is `group.mode`.
    */
-  mode?: ReactorMode | 'auto';
+  reactorMode?: ReactorMode | 'auto';
   /** Log level inside each sub-reactor (connection lifecycle is logged at debug). Default: silent. */
   logLevel?: LogLevel;
   /**
@@ -134,6 +142,65 @@ export function defaultReactorCount(): number {
   return defaultPoolSize();
 }
 
+/** Sub-reactors per core a group may run at most. */
+export const REACTORS_PER_CORE = 8;
+
+/**
+ * The most sub-reactors a group may run: 8 per core. Each is an event loop wanting a core of
+ * its own, so past a few per core they only contend; and a mistyped count must be refused,
+ * not forked until the machine stalls.
+ */
+export function maxReactorCount(): number {
+  return REACTORS_PER_CORE * availableParallelism();
+}
+
+/** The range of `workers` in words, for every message that states it. */
+export function reactorCountRange(): string {
+  const cores = availableParallelism();
+  return `an integer from 1 to ${maxReactorCount()} (${REACTORS_PER_CORE} per core, ${cores} core${cores === 1 ? '' : 's'} here: more reactors only contend for the cores)`;
+}
+
+/** Every option a ReactorGroup takes: a ReactorServer's, less what the group sets itself, and its own. */
+const GROUP_OPTION_NAMES: readonly string[] = [
+  ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort'),
+  ...Object.keys({ workers: true, app: true, appExport: true, reactorMode: true, logLevel: true, onReactorExit: true, restartBackoff: true } satisfies Record<
+    Exclude<keyof ReactorGroupOptions, keyof ReactorServerOptions>,
+    true
+  >),
+];
+
+/**
+ * Checks a group's options as its constructor does, starting nothing.
+ * @returns how many sub-reactors the group would run, and how
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is
+ *   none); UnsupportedError (option `reactorMode`) for 'threads' where unsupported
+ */
+export function resolveGroupOptions(options: ReactorGroupOptions): { size: number; mode: ReactorMode; backoff: RestartBackoff } {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, GROUP_OPTION_NAMES);
+  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, restartBackoff, ...serverOptions } = options;
+  const backoff = resolveBackoff(restartBackoff);
+  if (workers !== 'auto' && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > maxReactorCount())) {
+    throw new InvalidOptionError('workers', `must be 'auto' or ${reactorCountRange()}, got ${describeValue(workers)}`);
+  }
+  requireOneOf('reactorMode', reactorMode, REACTOR_MODES);
+  if (app !== undefined) requireModule('app', app);
+  requireName('appExport', appExport);
+  requireOneOf('logLevel', logLevel, LOG_LEVELS);
+  if (onReactorExit !== undefined) requireFunction('onReactorExit', onReactorExit);
+  // By name only: a Codec object cannot be sent to another thread or process.
+  if (serverOptions.codec !== undefined) requireOneOf('codec', serverOptions.codec, CODEC_NAMES);
+  checkReactorServerOptions(serverOptions);
+  if (reactorMode === 'threads' && !supportsReusePort()) {
+    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`, 'reactorMode');
+  }
+  return {
+    size: workers === 'auto' ? defaultReactorCount() : workers,
+    mode: reactorMode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : reactorMode,
+    backoff,
+  };
+}
+
 const STATS_TIMEOUT_MS = 2000;
 /** How long past its drain deadline a reactor may take to end before it is terminated. */
 const STOP_GRACE_MS = 15_000;
@@ -164,16 +231,13 @@ export class ReactorGroup {
   private stopRequest: (ToReactor & { t: 'stop' }) | null = null;
   private readonly backoff: RestartBackoff;
 
-  /** @throws InvalidOptionError for a bad `workers`, UnsupportedError for 'threads' where unsupported */
+  /**
+   * Checks the options (see `resolveGroupOptions`); starts nothing until `start()`.
+   * @throws InvalidOptionError for a bad option, UnsupportedError for 'threads' where unsupported
+   */
   constructor(private readonly options: ReactorGroupOptions = {}) {
-    const { workers = 'auto', app, appExport = 'default', mode = 'auto', logLevel = 'silent', onReactorExit: _onExit, restartBackoff, ...serverOptions } = options;
-    this.backoff = resolveBackoff(restartBackoff);
-    this.size = workers === 'auto' ? defaultReactorCount() : workers;
-    if (!Number.isInteger(this.size) || this.size < 1) throw new InvalidOptionError('workers', `must be an integer >= 1 or 'auto', got ${String(workers)}`);
-    if (mode === 'threads' && !supportsReusePort()) {
-      throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`);
-    }
-    this.mode = mode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : mode;
+    ({ size: this.size, mode: this.mode, backoff: this.backoff } = resolveGroupOptions(options));
+    const { workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, ...serverOptions } = options;
     const taskModule = serverOptions.taskModule === undefined ? undefined : moduleUrl(serverOptions.taskModule);
     this.config = {
       count: this.size,
@@ -412,13 +476,10 @@ export function restartDelay(failures: number, backoff: RestartBackoff, random =
 }
 
 function resolveBackoff(given: Partial<RestartBackoff> = {}): RestartBackoff {
-  const backoff = { ...DEFAULT_RESTART_BACKOFF, ...given };
-  for (const key of ['initialMs', 'maxMs', 'resetAfterMs'] as const) {
-    const value = backoff[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
-      throw new InvalidOptionError(`restartBackoff.${key}`, `must be a number of milliseconds from 0 to ${2 ** 31 - 1}, got ${typeof value} ${String(value)}`);
-    }
-  }
+  requireOptionsObject('restartBackoff', given);
+  rejectUnknownOptions(given, Object.keys(DEFAULT_RESTART_BACKOFF), 'restartBackoff.');
+  const backoff = { ...DEFAULT_RESTART_BACKOFF, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) };
+  for (const key of ['initialMs', 'maxMs', 'resetAfterMs'] as const) requireNumber(`restartBackoff.${key}`, backoff[key], 0, 2 ** 31 - 1, 'milliseconds');
   if (backoff.maxMs < backoff.initialMs) throw new InvalidOptionError('restartBackoff.maxMs', `must be >= initialMs (${backoff.initialMs}), got ${backoff.maxMs}`);
   return backoff;
 }

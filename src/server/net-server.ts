@@ -9,7 +9,8 @@ import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
 import { DescriptorLimitError, HandlerError, ServerStateError } from '../net/errors.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
-import { createCodec, resolveOptions, type ServerOptions } from './options.js';
+import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
+import { rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
@@ -20,6 +21,47 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
    */
   idStart?: number;
   idStep?: number;
+}
+
+/** Every option a NetServer takes. */
+export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep'];
+
+/** Every callback a server has (the keys of ServerCallbacks). */
+const CALLBACK_NAMES = Object.keys({
+  onConnection: true,
+  onMessage: true,
+  onSendComplete: true,
+  onClose: true,
+  onError: true,
+  onTimeout: true,
+  onHighWater: true,
+  onConnectionRejected: true,
+  onListenerError: true,
+} satisfies Record<keyof ServerCallbacks, true>);
+
+/**
+ * @throws UnknownOptionError for a key that names no callback, InvalidOptionError for one
+ *   that is not a function
+ */
+function checkCallbacks(callbacks: unknown): void {
+  requireOptionsObject('callbacks', callbacks);
+  rejectUnknownOptions(callbacks, CALLBACK_NAMES, 'callbacks.');
+  for (const [name, callback] of Object.entries(callbacks)) if (callback !== undefined) requireFunction(`callbacks.${name}`, callback);
+}
+
+/**
+ * Checks a NetServer's options as its constructor does, building nothing.
+ * @returns the server options, defaults filled in
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is none)
+ */
+export function resolveNetServerOptions<T>(options: NetServerOptions<T>): ServerOptions {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
+  const { callbacks = {}, idStart = 1, idStep = 1, ...serverOptions } = options;
+  checkCallbacks(callbacks);
+  requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
+  requireInteger('idStep', idStep, 1, 2 ** 32);
+  return resolveOptions(serverOptions);
 }
 
 /** How a server reaches the other reactors of its group. Set by the group's reactor runtime. */
@@ -81,10 +123,13 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   private descriptorRefusals = 0;
   private descriptorReportAt = -Infinity;
 
-  /** @throws InvalidOptionError for a bad option, UnsupportedError for reusePort where it is missing */
+  /**
+   * @throws InvalidOptionError for a bad option (UnknownOptionError for a key that is none),
+   *   UnsupportedError for reusePort where it is missing
+   */
   constructor(options: NetServerOptions<T> = {}) {
-    const { callbacks, idStart = 1, idStep = 1, ...serverOptions } = options;
-    this.options = Object.freeze(resolveOptions(serverOptions));
+    this.options = Object.freeze(resolveNetServerOptions(options));
+    const { callbacks, idStart = 1, idStep = 1 } = options;
     this.codec = createCodec(this.options);
     this.nextConnectionId = idStart;
     this.idStep = idStep;
@@ -117,6 +162,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
    * except `onSendComplete`, which takes effect for connections accepted after it is set.
    */
   setCallbacks(callbacks: ServerCallbacks<T>): this {
+    checkCallbacks(callbacks);
     Object.assign(this.callbacks, callbacks);
     return this;
   }

@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../net/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import { SeedCodec } from '../net/seed-codec.js';
+import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from './option-checks.js';
 
 /** The built-in wire formats, by name. */
 export type CodecName = 'seed' | 'length' | 'line';
@@ -75,14 +76,21 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   reusePort: false,
 });
 
+/** The name of every server option. */
+export const SERVER_OPTION_NAMES: readonly (keyof ServerOptions)[] = Object.keys(DEFAULT_OPTIONS) as (keyof ServerOptions)[];
+
 /**
- * Fills in defaults and checks every value.
- * @throws InvalidOptionError naming the first bad option
+ * Fills in defaults and checks every value: no unknown key, each value of its type and in
+ * its range, and the rules between them (`lowWaterMark <= highWaterMark <= maxPendingOutput`).
+ * An option given as `undefined` counts as not given.
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is none)
  */
 export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOptions {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, SERVER_OPTION_NAMES);
   const resolved: ServerOptions = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
   resolved.keepAlive = options.keepAlive ?? resolved.idleTimeout === 0;
-  if (typeof resolved.host !== 'string' || resolved.host === '') throw new InvalidOptionError('host', 'must be a non-empty string');
+  requireName('host', resolved.host);
   requireInteger('port', resolved.port, 0, 65535);
   requireInteger('backlog', resolved.backlog, 1, 2 ** 31 - 1);
   requireSeconds('idleTimeout', resolved.idleTimeout, true);
@@ -94,11 +102,21 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   requireInteger('maxPendingOutput', resolved.maxPendingOutput, 1, Number.MAX_SAFE_INTEGER);
   requireInteger('highWaterMark', resolved.highWaterMark, 1, resolved.maxPendingOutput);
   requireInteger('lowWaterMark', resolved.lowWaterMark, 0, resolved.highWaterMark);
-  if (resolved.byteOrder !== 'little' && resolved.byteOrder !== 'big') throw new InvalidOptionError('byteOrder', `must be "little" or "big", got ${String(resolved.byteOrder)}`);
-  if (typeof resolved.codec === 'string' && !CODEC_NAMES.includes(resolved.codec)) {
-    throw new InvalidOptionError('codec', `must be one of ${CODEC_NAMES.join(', ')} or a Codec, got ${resolved.codec}`);
+  requireOneOf('byteOrder', resolved.byteOrder, ['little', 'big']);
+  if (!isCodec(resolved.codec)) {
+    throw new InvalidOptionError('codec', `must be one of ${CODEC_NAMES.join(', ')} or a Codec, got ${describeValue(resolved.codec)}`);
   }
+  requireBoolean('noDelay', resolved.noDelay);
+  requireBoolean('keepAlive', resolved.keepAlive);
+  requireBoolean('reusePort', resolved.reusePort);
   return resolved;
+}
+
+/** A built-in codec's name, or an object that can be one (it makes decoders and encodes). */
+function isCodec(value: unknown): value is CodecName | Codec {
+  if (typeof value === 'string') return (CODEC_NAMES as readonly string[]).includes(value);
+  const codec = value as Partial<Codec> | null;
+  return typeof codec === 'object' && codec !== null && typeof codec.createDecoder === 'function' && typeof codec.encode === 'function';
 }
 
 /** The Codec the options name (a Codec given directly is used as it is). */
@@ -119,18 +137,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function requireInteger(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-}
-
 // setInterval cannot wait longer than 2^31-1 ms; anything above is a mistake, not a wish.
 const MAX_SECONDS = (2 ** 31 - 1) / 1000;
 
 function requireSeconds(name: string, value: unknown, zeroAllowed: boolean): void {
   const ok = typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && value <= MAX_SECONDS;
   if (!ok) {
-    throw new InvalidOptionError(name, `must be a number of seconds ${zeroAllowed ? '>= 0' : '> 0'} and <= ${MAX_SECONDS}, got ${String(value)}`);
+    throw new InvalidOptionError(name, `must be a number of seconds ${zeroAllowed ? '>= 0' : '> 0'} and <= ${MAX_SECONDS}, got ${describeValue(value)}`);
   }
 }

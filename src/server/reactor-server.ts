@@ -5,7 +5,8 @@ import type { Payload } from '../net/codec.js';
 import { InvalidOptionError, ServerStateError } from '../net/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
-import { NetServer, type NetServerOptions } from './net-server.js';
+import { NET_SERVER_OPTION_NAMES, NetServer, resolveNetServerOptions, type NetServerOptions } from './net-server.js';
+import { rejectUnknownOptions, requireInteger, requireModule, requireName, requireOptionsObject } from './option-checks.js';
 import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
 
 export { REPLY_PREFIX } from './reply-prefix.js';
@@ -23,6 +24,38 @@ export interface ReactorServerOptions extends Omit<NetServerOptions, 'callbacks'
   taskModule?: string | URL;
   /** The export of `taskModule` to call. Default `"default"`. */
   taskExport?: string;
+}
+
+/** The options ReactorServer adds to NetServer's. */
+const TASK_OPTION_NAMES: readonly (keyof ReactorServerOptions)[] = ['taskWorkers', 'taskModule', 'taskExport'];
+
+/** Every option a ReactorServer takes: NetServer's (but its own callbacks) and the task options. */
+export const REACTOR_SERVER_OPTION_NAMES: readonly (keyof ReactorServerOptions)[] = [
+  ...NET_SERVER_OPTION_NAMES.filter((name): name is Exclude<typeof name, 'callbacks'> => name !== 'callbacks'),
+  ...TASK_OPTION_NAMES,
+];
+
+/**
+ * Checks the task options (the rest are NetServer's to check).
+ * @throws InvalidOptionError naming the first bad one
+ */
+function checkTaskOptions(options: Pick<ReactorServerOptions, 'taskWorkers' | 'taskModule' | 'taskExport'>): void {
+  const { taskWorkers = 0, taskModule, taskExport = 'default' } = options;
+  requireInteger('taskWorkers', taskWorkers, 0, 2 ** 31 - 1);
+  if (taskModule !== undefined) requireModule('taskModule', taskModule);
+  requireName('taskExport', taskExport);
+}
+
+/**
+ * Checks a ReactorServer's options as its constructor does, building nothing.
+ * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is none)
+ */
+export function checkReactorServerOptions(options: ReactorServerOptions): void {
+  requireOptionsObject('options', options);
+  rejectUnknownOptions(options, REACTOR_SERVER_OPTION_NAMES);
+  checkTaskOptions(options);
+  const { taskWorkers: _workers, taskModule: _module, taskExport: _export, ...serverOptions } = options;
+  resolveNetServerOptions(serverOptions);
 }
 
 const ECHO_TASK: TaskRef = { module: new URL('../pool/echo-task.js', import.meta.url) };
@@ -55,11 +88,13 @@ export class ReactorServer<T = unknown> {
   /** The last reply of each connection still waiting for its turn, to keep replies in order. */
   private readonly replyTails = new WeakMap<Connection<T>, Promise<void>>();
 
+  /**
+   * @throws InvalidOptionError for a bad option (UnknownOptionError for a key that is none),
+   *   UnsupportedError for reusePort where it is missing
+   */
   constructor(options: ReactorServerOptions = {}) {
+    checkReactorServerOptions(options);
     const { taskWorkers = 0, taskModule, taskExport = 'default', ...serverOptions } = options;
-    if (!Number.isInteger(taskWorkers) || taskWorkers < 0) {
-      throw new InvalidOptionError('taskWorkers', `must be an integer >= 0, got ${taskWorkers}`);
-    }
     this.server = new NetServer<T>(serverOptions);
     this.task = taskModule === undefined ? (taskWorkers > 0 ? ECHO_TASK : null) : { module: moduleUrl(taskModule), name: taskExport };
     this.pool = taskWorkers > 0 ? new ThreadPool(taskWorkers) : null;

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPLY_PREFIX, connect } from '../../src/index.js';
+import { REPLY_PREFIX, connect, maxReactorCount, supportsReusePort } from '../../src/index.js';
 import { runCli, startCli, within, type CliResult } from './support.js';
 
 let dir = '';
@@ -207,7 +207,7 @@ describe('ops: config files', () => {
     assert.match(result.stderr, /: bogus: unknown setting/);
 
     assert.equal(crossResult.code, 1, crossResult.stderr);
-    // The rule between settings is checked on the merged values, when the server is built.
+    // The rule between settings is checked on the merged values, before anything starts.
     assert.match(crossResult.stderr, /invalid option lowWaterMark: /);
 
     assert.equal(missing.code, 1, missing.stderr);
@@ -279,5 +279,87 @@ describe('ops: config files', () => {
     } finally {
       assert.equal((await server.stop()).code, 0);
     }
+  });
+
+  describe('config, validate and start refuse the same settings', () => {
+    /** Settings start refuses, each as flags and as a file, with the setting it must name. */
+    const refused: { flags: string[]; file: Record<string, unknown>; key: string; why: RegExp }[] = [
+      { flags: ['--max-message-bytes', '4G'], file: { maxMessageBytes: '4G' }, key: 'maxMessageBytes', why: /from 1 to 4294967295, got 4294967296/ },
+      { flags: ['--high-water-mark', '1K', '--low-water-mark', '2K'], file: { highWaterMark: '1K', lowWaterMark: '2K' }, key: 'lowWaterMark', why: /from 0 to 1024, got 2048/ },
+      { flags: ['--metrics-port', '9464', '--port', '9464'], file: { metricsPort: 9464, port: 9464 }, key: 'metricsPort', why: /must differ from port: both are 127\.0\.0\.1:9464/ },
+    ];
+
+    it('config exits 1 naming each setting start would refuse, and prints no settings', { timeout: 20_000 }, async () => {
+      const results = await Promise.all(refused.map(({ flags }) => runCli(['config', ...flags])));
+      for (const [i, { flags, key, why }] of refused.entries()) {
+        const result = results[i] as CliResult;
+        assert.equal(result.code, 1, `config ${flags.join(' ')}: exit ${result.code}: ${result.stdout}`);
+        assert.equal(result.stdout, '', `config ${flags.join(' ')} printed settings`);
+        assert.match(result.stderr, new RegExp(`^reactor-server: invalid option ${key}: .*${why.source}`, 'm'), `config ${flags.join(' ')}`);
+      }
+    });
+
+    it('validate exits 1 naming the setting, for a file start would refuse with the defaults it leaves out', { timeout: 20_000 }, async () => {
+      const paths = await Promise.all(refused.map(({ file: content }, i) => file(`refused-${i}.json`, content)));
+      const results = await Promise.all(paths.map((path) => runCli(['validate', '-c', path])));
+      for (const [i, { key, why }] of refused.entries()) {
+        const result = results[i] as CliResult;
+        const path = paths[i] as string;
+        assert.equal(result.code, 1, `${path}: exit ${result.code}: ${result.stdout}`);
+        assert.equal(result.stdout, '');
+        const found = problems(result.stderr, path);
+        assert.deepEqual([...found.keys()], [key], result.stderr);
+        assert.match(found.get(key) ?? '', why);
+      }
+    });
+
+    it('start exits 1 naming each such setting, before it listens', { timeout: 20_000 }, async () => {
+      // --port 0 first: a flag given later (the metrics case's --port) wins.
+      const results = await Promise.all(refused.map(({ flags }) => runCli(['start', '--port', '0', ...flags])));
+      for (const [i, { flags, key, why }] of refused.entries()) {
+        const result = results[i] as CliResult;
+        assert.equal(result.code, 1, `start ${flags.join(' ')}: exit ${result.code} ${result.signal}: ${result.stderr}`);
+        assert.doesNotMatch(result.stdout, /listening on/, `start ${flags.join(' ')} served`);
+        assert.match(result.stderr, new RegExp(`cannot start on 127\\.0\\.0\\.1:\\d+: invalid option ${key}: .*${why.source}`), `start ${flags.join(' ')}`);
+      }
+    });
+
+    const bound = maxReactorCount();
+    const boundWords = new RegExp(`'auto' or an integer from 1 to ${bound} \\(8 per core`);
+
+    it(`--workers 1000000 is refused at once by start and config, naming the bound (${bound}), and nothing starts`, { timeout: 20_000 }, async () => {
+      const started = performance.now();
+      const [start, config, fromEnv] = await Promise.all([
+        runCli(['start', '--port', '0', '--workers', '1000000'], { timeoutMs: 10_000 }),
+        runCli(['config', '--workers', '1000000']),
+        runCli(['start', '--port', '0'], { env: { REACTOR_WORKERS: String(bound + 1) }, timeoutMs: 10_000 }),
+      ]);
+      for (const [what, result] of [['start', start], ['config', config], ['start with REACTOR_WORKERS', fromEnv]] as const) {
+        assert.equal(result.code, 1, `${what}: exit ${result.code} ${result.signal}: ${result.stderr}`);
+        assert.equal(result.stdout, '', `${what} printed: ${result.stdout}`);
+        assert.match(result.stderr, /--workers/, what);
+        assert.match(result.stderr, boundWords, what);
+      }
+      // Refused while parsing its arguments: no reactor was ever forked.
+      assert.ok(performance.now() - started < 8000, 'start took long enough to have started something');
+      const help = await runCli(['start', '--help']);
+      assert.match(help.stdout, new RegExp(`1 to\\s+${bound} \\(8 per core\\)`), help.stdout);
+    });
+
+    it('validate names workers above the bound, and checks reactorMode against what this runtime supports', { timeout: 20_000 }, async () => {
+      const [many, threads] = await Promise.all([file('many-workers.json', { workers: 1_000_000 }), file('threads.json', { workers: 2, reactorMode: 'threads' })]);
+      const [manyResult, threadsResult] = await Promise.all([runCli(['validate', '-c', many]), runCli(['validate', '-c', threads])]);
+      assert.equal(manyResult.code, 1, manyResult.stdout);
+      const found = problems(manyResult.stderr, many);
+      assert.deepEqual([...found.keys()], ['workers'], manyResult.stderr);
+      assert.match(found.get('workers') ?? '', boundWords);
+
+      if (supportsReusePort()) {
+        assert.equal(threadsResult.code, 0, threadsResult.stderr);
+      } else {
+        assert.equal(threadsResult.code, 1, threadsResult.stdout);
+        assert.match(problems(threadsResult.stderr, threads).get('reactorMode') ?? '', /needs SO_REUSEPORT/);
+      }
+    });
   });
 });

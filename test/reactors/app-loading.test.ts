@@ -5,12 +5,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import {
   InvalidOptionError,
+  LengthCodec,
   ReactorGroup,
   ReactorStartError,
+  UnknownOptionError,
   UnsupportedError,
   defaultReactorCount,
+  maxReactorCount,
   supportsReusePort,
   type ReactorGroupOptions,
   type ReactorMode,
@@ -77,7 +82,7 @@ for (const { mode, skip } of MODES) {
     for (const fixture of FIXTURES) {
       for (const count of REACTOR_COUNTS) {
         it(`runs ${fixture.kind} on each of ${count} reactor${count === 1 ? '' : 's'}, connection ids unique across them`, { skip, ...TIMEOUT }, () =>
-          withGroup({ workers: count, mode, app: fixture.app }, async (group, port) => {
+          withGroup({ workers: count, reactorMode: mode, app: fixture.app }, async (group, port) => {
             const clients = await connectMany(port, CLIENTS);
             try {
               await assertServedByEveryReactor(group, clients, fixture.tag);
@@ -94,7 +99,7 @@ for (const { mode, skip } of MODES) {
     }
 
     it('runs the export named by appExport (an async factory returning a ReactorServer) on 2 reactors', { skip, ...TIMEOUT }, () =>
-      withGroup({ workers: 2, mode, app: new URL('./fixtures/factory-app.js', import.meta.url), appExport: 'asyncReactorServer' }, async (group, port) => {
+      withGroup({ workers: 2, reactorMode: mode, app: new URL('./fixtures/factory-app.js', import.meta.url), appExport: 'asyncReactorServer' }, async (group, port) => {
         const clients = await connectMany(port, 40);
         try {
           await assertServedByEveryReactor(group, clients, 'async-factory');
@@ -111,7 +116,7 @@ for (const { mode, skip } of MODES) {
     ] as const) {
       it(`start() rejects with ReactorStartError for ${what}, and no reactor is left running`, { skip, ...TIMEOUT }, async () => {
         const baseline = workerHandleCount();
-        const group = new ReactorGroup({ workers: 2, mode, port: 0, ...options });
+        const group = new ReactorGroup({ workers: 2, reactorMode: mode, port: 0, ...options });
         try {
           await assert.rejects(group.start(), (err: unknown) => {
             assert.ok(err instanceof ReactorStartError, `expected a ReactorStartError, got ${String(err)}`);
@@ -146,13 +151,13 @@ describe('reactors: options', () => {
     assert.ok(defaultReactorCount() >= 1);
   });
 
-  it("mode 'auto' (the default) picks threads exactly where SO_REUSEPORT is supported", { timeout: 30_000 }, async () => {
+  it("reactorMode 'auto' (the default) picks threads exactly where SO_REUSEPORT is supported", { timeout: 30_000 }, async () => {
     const expected: ReactorMode = supportsReusePort() ? 'threads' : 'processes';
     assert.equal(new ReactorGroup({ workers: 1, port: 0 }).mode, expected);
-    assert.equal(new ReactorGroup({ workers: 1, port: 0, mode: 'auto' }).mode, expected);
-    assert.equal(new ReactorGroup({ workers: 1, port: 0, mode: 'processes' }).mode, 'processes');
+    assert.equal(new ReactorGroup({ workers: 1, port: 0, reactorMode: 'auto' }).mode, expected);
+    assert.equal(new ReactorGroup({ workers: 1, port: 0, reactorMode: 'processes' }).mode, 'processes');
     // And it really runs its reactors that way.
-    await withGroup({ workers: 1, mode: 'auto' }, async (group, port) => {
+    await withGroup({ workers: 1, reactorMode: 'auto' }, async (group, port) => {
       assert.equal(group.mode, expected);
       assert.equal(group.reactors[0]?.kind, KIND[expected]);
       const clients = await connectMany(port, 1);
@@ -161,14 +166,79 @@ describe('reactors: options', () => {
     });
   });
 
-  it("mode 'threads' throws UnsupportedError on a runtime without SO_REUSEPORT", { skip: supportsReusePort() ? 'this runtime supports SO_REUSEPORT' : false, timeout: 5_000 }, () => {
+  it("reactorMode 'threads' throws UnsupportedError on a runtime without SO_REUSEPORT", { skip: supportsReusePort() ? 'this runtime supports SO_REUSEPORT' : false, timeout: 5_000 }, () => {
     assert.throws(
-      () => new ReactorGroup({ workers: 2, port: 0, mode: 'threads' } satisfies ReactorGroupOptions),
+      () => new ReactorGroup({ workers: 2, port: 0, reactorMode: 'threads' } satisfies ReactorGroupOptions),
       (err: unknown) => err instanceof UnsupportedError && err.code === 'ERR_UNSUPPORTED',
     );
   });
 
-  it("mode 'threads' is accepted on a runtime with SO_REUSEPORT", { skip: supportsReusePort() ? false : THREADS_SKIP, timeout: 5_000 }, () => {
-    assert.equal(new ReactorGroup({ workers: 2, port: 0, mode: 'threads' }).mode, 'threads');
+  it("reactorMode 'threads' is accepted on a runtime with SO_REUSEPORT", { skip: supportsReusePort() ? false : THREADS_SKIP, timeout: 5_000 }, () => {
+    assert.equal(new ReactorGroup({ workers: 2, port: 0, reactorMode: 'threads' }).mode, 'threads');
+  });
+
+  it('reactorMode is the mode the group runs in, on every runtime', { timeout: 30_000 }, async () => {
+    // Not the default where threads are supported: a group that ignored the option would run threads.
+    await withGroup({ workers: 1, reactorMode: 'processes' }, async (group) => {
+      assert.equal(group.mode, 'processes');
+      assert.equal(group.reactors[0]?.kind, 'process');
+    });
+    // Not the default elsewhere: a group that ignored the option would run processes.
+    if (supportsReusePort()) assert.equal(new ReactorGroup({ workers: 2, port: 0, reactorMode: 'threads' }).mode, 'threads');
+    else assert.throws(() => new ReactorGroup({ workers: 2, port: 0, reactorMode: 'threads' }), (err: unknown) => err instanceof UnsupportedError && err.option === 'reactorMode');
+  });
+
+  it("the library's old name mode, and a reactorMode that is none, are refused", { timeout: 5_000 }, () => {
+    assert.throws(
+      () => new ReactorGroup({ workers: 1, port: 0, mode: 'processes' } as ReactorGroupOptions),
+      (err: unknown) => err instanceof UnknownOptionError && err.message === 'unknown option mode (did you mean reactorMode?)',
+    );
+    assert.throws(
+      () => new ReactorGroup({ workers: 1, port: 0, reactorMode: 'bogus' as ReactorMode }),
+      (err: unknown) =>
+        err instanceof InvalidOptionError && err.message === 'invalid option reactorMode: must be one of auto, threads, processes, got string "bogus"',
+    );
+  });
+
+  it(`workers above ${maxReactorCount()} (8 per core) throws InvalidOptionError naming the bound, and starts nothing`, { timeout: 5_000 }, () => {
+    const baseline = workerHandleCount();
+    const clusterWorkers = (): number => Object.keys(cluster.workers ?? {}).length;
+    const baselineProcesses = clusterWorkers();
+    assert.equal(maxReactorCount(), 8 * availableParallelism());
+    for (const workers of [maxReactorCount() + 1, 1_000_000]) {
+      assert.throws(
+        () => new ReactorGroup({ workers, port: 0 }),
+        (err: unknown) =>
+          err instanceof InvalidOptionError &&
+          err.option === 'workers' &&
+          err.message.includes(`from 1 to ${maxReactorCount()} (8 per core`) &&
+          err.message.endsWith(`got ${workers}`),
+      );
+    }
+    assert.equal(workerHandleCount(), baseline, 'no worker thread was started');
+    assert.equal(clusterWorkers(), baselineProcesses, 'no process was started');
+    // The bound itself is allowed (nothing starts before start()).
+    assert.equal(new ReactorGroup({ workers: maxReactorCount(), port: 0 }).size, maxReactorCount());
+  });
+
+  it('every other option is checked when the group is made, not when a reactor starts', { timeout: 5_000 }, () => {
+    const refused = (options: Record<string, unknown>, message: string): void => {
+      assert.throws(
+        () => new ReactorGroup({ workers: 1, port: 0, ...options } as ReactorGroupOptions),
+        (err: unknown) => err instanceof InvalidOptionError && err.message === message,
+        JSON.stringify(options),
+      );
+    };
+    refused({ idleTimout: 5 }, 'unknown option idleTimout (did you mean idleTimeout?)');
+    refused({ port: '20070' }, 'invalid option port: must be an integer from 0 to 65535, got string "20070"');
+    refused({ highWaterMark: 1024, lowWaterMark: 2048 }, 'invalid option lowWaterMark: must be an integer from 0 to 1024, got 2048');
+    refused({ taskWorkers: -1 }, 'invalid option taskWorkers: must be an integer from 0 to 2147483647, got -1');
+    refused({ logLevel: 'loud' }, 'invalid option logLevel: must be one of fatal, error, warn, info, debug, trace, silent, got string "loud"');
+    refused({ onReactorExit: 'log' }, 'invalid option onReactorExit: must be a function, got string "log"');
+    refused({ app: 42 }, 'invalid option app: must be a module path or URL, got 42');
+    // The group hands out connection ids and sets reusePort itself.
+    assert.throws(() => new ReactorGroup({ workers: 1, port: 0, idStart: 5 } as ReactorGroupOptions), (err: unknown) => err instanceof UnknownOptionError && err.option === 'idStart');
+    // A Codec object cannot reach another thread or process: only a name can.
+    refused({ codec: new LengthCodec(1024, 'little') }, 'invalid option codec: must be one of seed, length, line, got an object (LengthCodec)');
   });
 });

@@ -101,7 +101,7 @@ for (const { mode, skip } of MODES) {
   describe(`reactors: ${mode}, the chat example across reactors`, () => {
     for (const count of [2, 4]) {
       it(`delivers one client's message to the clients of all ${count} reactors, never back to the sender`, { skip, timeout: 30_000 }, () =>
-        withGroup({ workers: count, mode, app: CHAT_APP }, chatAcross),
+        withGroup({ workers: count, reactorMode: mode, app: CHAT_APP }, chatAcross),
       );
     }
   });

@@ -30,9 +30,9 @@ async function assertAllServedByEcho(port: number, count: number): Promise<void>
 describe('reactors: a served port is not shared', () => {
   for (const { mode, skip } of MODES) {
     it(`a ${mode} group on a port a threads group serves fails with EADDRINUSE, leaves nothing running, and the first keeps all the traffic`, { skip: skip || threadsSkip, timeout: 30_000 }, async () => {
-      await withGroup({ workers: 2, mode: 'threads' }, async (_first, port) => {
+      await withGroup({ workers: 2, reactorMode: 'threads' }, async (_first, port) => {
         const handles = workerHandleCount();
-        const second = new ReactorGroup({ workers: 2, mode, port, app: SUBCLASS_APP });
+        const second = new ReactorGroup({ workers: 2, reactorMode: mode, port, app: SUBCLASS_APP });
         await assert.rejects(second.start(), (err: NodeJS.ErrnoException & { causeCode?: string }) => {
           // Threads: the group's own probe fails; processes: the cluster primary's listen, reported by reactor 0.
           assert.equal(mode === 'threads' ? err.code : err.causeCode, 'EADDRINUSE', String(err));
@@ -55,7 +55,7 @@ describe('reactors: a served port is not shared', () => {
     await once(plain, 'listening');
     try {
       const { port } = plain.address() as AddressInfo;
-      await assert.rejects(new ReactorGroup({ workers: 2, mode: 'threads', port }).start(), { code: 'EADDRINUSE' });
+      await assert.rejects(new ReactorGroup({ workers: 2, reactorMode: 'threads', port }).start(), { code: 'EADDRINUSE' });
     } finally {
       plain.close();
     }

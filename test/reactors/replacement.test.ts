@@ -89,7 +89,7 @@ for (const { mode, skip } of MODES) {
 
     before(async () => {
       if (skip !== false) return;
-      group = new ReactorGroup({ workers: 2, mode, port: 0, app: SUBCLASS_APP, onReactorExit: (reactor, exit) => exits.push({ reactor, code: exit.code }) });
+      group = new ReactorGroup({ workers: 2, reactorMode: mode, port: 0, app: SUBCLASS_APP, onReactorExit: (reactor, exit) => exits.push({ reactor, code: exit.code }) });
       port = (await group.start()).port;
     }, TIMEOUT);
 
@@ -143,7 +143,7 @@ for (const { mode, skip } of MODES) {
 
   it(`reactors: ${mode}, a sole reactor's replacement serves on the group's port`, { skip, ...TIMEOUT }, async () => {
     const exits: ReactorInfo[] = [];
-    const group = new ReactorGroup({ workers: 1, mode, port: 0, onReactorExit: (reactor) => exits.push(reactor) });
+    const group = new ReactorGroup({ workers: 1, reactorMode: mode, port: 0, onReactorExit: (reactor) => exits.push(reactor) });
     const opened: SeedClient[] = [];
     try {
       const { port } = await group.start();

@@ -42,7 +42,7 @@ for (const { mode, skip } of MODES) {
       before(async () => {
         if (skip !== false) return;
         baselineWorkerHandles = workerHandleCount();
-        group = new ReactorGroup({ workers: count, mode, port: 0, onReactorExit: (reactor) => exits.push(reactor) });
+        group = new ReactorGroup({ workers: count, reactorMode: mode, port: 0, onReactorExit: (reactor) => exits.push(reactor) });
         port = (await group.start()).port;
       }, TIMEOUT);
 

@@ -57,7 +57,7 @@ for (const { mode, skip } of MODES) {
   describe(`reactors: ${mode}, supervision`, () => {
     it('a reactor that dies of an uncaught exception is reported with its message and stack, and replaced at once', { skip, ...TIMEOUT }, async () => {
       const log = new ExitLog();
-      const group = new ReactorGroup({ workers: 2, mode, port: 0, app: FRAGILE_APP, onReactorExit: log.onReactorExit });
+      const group = new ReactorGroup({ workers: 2, reactorMode: mode, port: 0, app: FRAGILE_APP, onReactorExit: log.onReactorExit });
       const opened: SeedClient[] = [];
       try {
         const { port } = await group.start();
@@ -87,7 +87,7 @@ for (const { mode, skip } of MODES) {
       const marker = join(dir, 'refuse-to-load');
       process.env.FRAGILE_APP_MARKER = marker;
       const log = new ExitLog();
-      const group = new ReactorGroup({ workers: 2, mode, port: 0, app: FRAGILE_APP, restartBackoff: BACKOFF, onReactorExit: log.onReactorExit });
+      const group = new ReactorGroup({ workers: 2, reactorMode: mode, port: 0, app: FRAGILE_APP, restartBackoff: BACKOFF, onReactorExit: log.onReactorExit });
       const opened: SeedClient[] = [];
       try {
         const { port } = await group.start();

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
 import * as parse from '../../src/cli/parsers.js';
+import { maxReactorCount } from '../../src/index.js';
 
 /** The messages `parser` refuses each of `inputs` with (an input it accepts fails the test). */
 function refusals(parser: (value: string) => unknown, inputs: readonly string[]): Set<string> {
@@ -77,10 +78,11 @@ describe('CLI argument parsers', () => {
     assertOneMessage(parse.positiveBytes, ['0', '0K', '', 'abc', '-1', '12Q'], '>= 1');
   });
 
-  it('workers: an integer >= 1 or "auto", one message', () => {
+  it('workers: "auto" or an integer from 1 to the reactor bound, one message', () => {
     assert.equal(parse.workers('auto'), 'auto');
     assert.equal(parse.workers('4'), 4);
-    assertOneMessage(parse.workers, ['0', '', 'abc', '-1', 'Auto'], '>= 1');
+    assert.equal(parse.workers(String(maxReactorCount())), maxReactorCount());
+    assertOneMessage(parse.workers, ['0', '', 'abc', '-1', 'Auto', String(maxReactorCount() + 1), '1000000'], `from 1 to ${maxReactorCount()}`);
   });
 
   it('choice: one of the allowed values, one message naming them', () => {
