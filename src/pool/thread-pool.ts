@@ -50,6 +50,14 @@ export function defaultPoolSize(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
+/** Worker threads per core a pool may have: past that they only contend for the cores. */
+export const POOL_THREADS_PER_CORE = 8;
+
+/** The most workers a pool may have: 8 per core, so a mistyped size cannot start a million threads. */
+export function maxPoolSize(): number {
+  return POOL_THREADS_PER_CORE * availableParallelism();
+}
+
 /**
  * A pool of worker threads running tasks, the seed's thread_pool: `init(n)`, `start()`,
  * `run()` returning a promise of the result, `stop()`, and `start()` again.
@@ -102,8 +110,8 @@ export class ThreadPool {
    */
   start(): this {
     if (this.state !== 'stopped') throw new PoolStateError(`start() called while the pool is ${this.state}`);
-    if (!Number.isInteger(this.sizeValue) || this.sizeValue <= 0) {
-      throw new InvalidOptionError('size', `a pool needs a positive integer number of workers, got ${this.sizeValue}`);
+    if (!Number.isInteger(this.sizeValue) || this.sizeValue <= 0 || this.sizeValue > maxPoolSize()) {
+      throw new InvalidOptionError('size', `a pool needs an integer number of workers from 1 to ${maxPoolSize()} (${POOL_THREADS_PER_CORE} per core), got ${this.sizeValue}`);
     }
     this.stopFlag = new Int32Array(new SharedArrayBuffer(4));
     this.workers = new (piscina().Piscina)({

@@ -4,7 +4,7 @@ import type { Connection } from '../net/connection.js';
 import type { Payload } from '../net/codec.js';
 import { InvalidOptionError, ServerStateError } from '../net/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
-import { ThreadPool, type TaskRef } from '../pool/thread-pool.js';
+import { ThreadPool, maxPoolSize, type TaskRef } from '../pool/thread-pool.js';
 import { NET_SERVER_OPTION_NAMES, NetServer, resolveNetServerOptions, type NetServerOptions } from './net-server.js';
 import { rejectUnknownOptions, requireInteger, requireModule, requireName, requireOptionsObject } from './option-checks.js';
 import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
@@ -41,7 +41,8 @@ export const REACTOR_SERVER_OPTION_NAMES: readonly (keyof ReactorServerOptions)[
  */
 function checkTaskOptions(options: Pick<ReactorServerOptions, 'taskWorkers' | 'taskModule' | 'taskExport'>): void {
   const { taskWorkers = 0, taskModule, taskExport = 'default' } = options;
-  requireInteger('taskWorkers', taskWorkers, 0, 2 ** 31 - 1);
+  // Bounded like the pool itself: a mistyped count must not start a million threads.
+  requireInteger('taskWorkers', taskWorkers, 0, maxPoolSize());
   if (taskModule !== undefined) requireModule('taskModule', taskModule);
   requireName('taskExport', taskExport);
 }

@@ -10,6 +10,7 @@ import {
   ThreadPool,
   UnknownOptionError,
   connect,
+  maxPoolSize,
   createCodec,
   resolveOptions,
   type ClientOptions,
@@ -214,7 +215,8 @@ describe('options objects: unknown keys and wrong types', { timeout: 10000 }, ()
     assert.equal(optionError(() => new ReactorServer(untyped<ReactorServerOptions>({ portt: 0 }))).message, 'unknown option portt (did you mean port?)');
     // Its callbacks are its methods: a callbacks object would be silently overridden.
     assert.equal(optionError(() => new ReactorServer(untyped<ReactorServerOptions>({ callbacks: {} }))).option, 'callbacks');
-    assert.equal(optionError(() => new ReactorServer(untyped<ReactorServerOptions>({ taskWorkers: '2' }))).message, 'invalid option taskWorkers: must be an integer from 0 to 2147483647, got string "2"');
+    assert.equal(optionError(() => new ReactorServer(untyped<ReactorServerOptions>({ taskWorkers: '2' }))).message, `invalid option taskWorkers: must be an integer from 0 to ${maxPoolSize()}, got string "2"`);
+    assert.equal(optionError(() => new ReactorServer({ taskWorkers: 1_000_000 })).message, `invalid option taskWorkers: must be an integer from 0 to ${maxPoolSize()}, got 1000000`);
     assert.equal(optionError(() => new ReactorServer(untyped<ReactorServerOptions>({ taskModule: 42 }))).option, 'taskModule');
     assert.equal(optionError(() => new ReactorServer({ taskExport: '' })).option, 'taskExport');
     assert.equal(optionError(() => new ReactorServer({ port: 0, lowWaterMark: 2048, highWaterMark: 1024 })).option, 'lowWaterMark');
