@@ -15,6 +15,7 @@ import {
   UnknownOptionError,
   UnsupportedError,
   defaultReactorCount,
+  maxPoolSize,
   maxReactorCount,
   supportsReusePort,
   type ReactorGroupOptions,
@@ -232,7 +233,10 @@ describe('reactors: options', () => {
     refused({ idleTimout: 5 }, 'unknown option idleTimout (did you mean idleTimeout?)');
     refused({ port: '20070' }, 'invalid option port: must be an integer from 0 to 65535, got string "20070"');
     refused({ highWaterMark: 1024, lowWaterMark: 2048 }, 'invalid option lowWaterMark: must be an integer from 0 to 1024, got 2048');
-    refused({ taskWorkers: -1 }, 'invalid option taskWorkers: must be an integer from 0 to 2147483647, got -1');
+    refused({ taskWorkers: -1 }, `invalid option taskWorkers: must be an integer from 0 to ${maxPoolSize()}, got -1`);
+    refused({ restartBackoff: { initialMs: -1 } }, 'invalid option restartBackoff.initialMs: must be a number of milliseconds from 0 to 2147483647, got -1');
+    refused({ restartBackoff: { maxMS: 10 } }, 'unknown option restartBackoff.maxMS (did you mean maxMs?)');
+    refused({ restartBackoff: { initialMs: 500, maxMs: 100 } }, 'invalid option restartBackoff.maxMs: must be >= initialMs (500), got 100');
     refused({ logLevel: 'loud' }, 'invalid option logLevel: must be one of fatal, error, warn, info, debug, trace, silent, got string "loud"');
     refused({ onReactorExit: 'log' }, 'invalid option onReactorExit: must be a function, got string "log"');
     refused({ app: 42 }, 'invalid option app: must be a module path or URL, got 42');
