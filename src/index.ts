@@ -3,7 +3,9 @@ export { Dispatcher, type DispatcherOptions, type Task, type TopicHandler } from
 export { RemoteDispatcher } from './core/remote-dispatcher.js';
 export type { DispatcherMessage } from './core/dispatcher-message.js';
 export type { LoopStats } from './core/loop-stats.js';
-export { Acceptor, type AcceptorOptions } from './net/acceptor.js';
+export { Acceptor, type AcceptorOptions } from './transport/node-listener.js';
+export { nodeNetTransport } from './transport/node-net.js';
+export type { Transport, TransportDriver, TransportSink, TransportListener, ListenerOptions } from './transport/transport.js';
 export type { Codec, Decoder, MessageSink, Payload } from './net/codec.js';
 export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';

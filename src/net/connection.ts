@@ -1,10 +1,10 @@
-import type { Socket } from 'node:net';
 import { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { HandlerError, OutputOverflowError } from './errors.js';
+import type { TransportDriver, TransportSink } from '../transport/transport.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
@@ -13,6 +13,8 @@ export interface ConnectionHost<T> {
   readonly stats: LoopStats;
   /** Stamps traffic for the idle sweep. */
   readonly clock: ActivityClock;
+  /** Drives the connection's socket (shared by every connection of the host). */
+  readonly transport: TransportDriver;
   /** An empty output buffer a connection handed back after flushing, for the next to use. */
   spareOutput: ByteBuffer | null;
   /** Backpressure limits, in bytes of pending output. */
@@ -28,23 +30,20 @@ export type ConnectionState = 'open' | 'closing' | 'closed';
 
 const DISPATCHING = 1 << 0; // inside a read callback: sends are flushed when it returns
 const FLUSH_SCHEDULED = 1 << 1; // a flush is queued for the end of this tick
-const AWAITING_DRAIN = 1 << 2; // the socket is backed up: keep coalescing until 'drain'
+const AWAITING_DRAIN = 1 << 2; // the transport is backed up: keep coalescing until it is writable
 const ERROR_REPORTED = 1 << 3; // onError fires at most once per connection
 const PEER_ENDED = 1 << 4; // the peer half-closed while work was in flight: close when it settles
 const ENDING = 1 << 5; // closeAfterWrite: send FIN once the output is flushed
 const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is settled
 const READ_PAUSED = 1 << 7; // pending output passed the high-water mark: not reading until it drains
 const READ_ENDED = 1 << 8; // the peer's FIN was read: nothing more can arrive
-const DRAIN_LISTENED = 1 << 9; // the 'drain' listener is installed (on the first backed-up write)
+const WRITABLE_LISTENED = 1 << 9; // the transport was asked for 'writable' (on the first backed-up write)
 
 /**
- * The largest piece handed to the socket at once. A bigger output goes a piece per 'drain',
+ * The largest piece handed to the transport at once. A bigger output goes a piece per 'writable',
  * so a slow but steady reader shows progress to the idle sweep (and no giant write is queued).
  */
 const MAX_WRITE_BYTES = 256 * 1024;
-
-const CONNECTION = Symbol('reactor-server.connection');
-type TaggedSocket = Socket & { [CONNECTION]: Connection<unknown> };
 
 /**
  * One accepted TCP connection: the seed's ConnectionHandler, Channel and SocketHandler in one.
@@ -57,7 +56,7 @@ type TaggedSocket = Socket & { [CONNECTION]: Connection<unknown> };
  * Thread affinity: a connection belongs to the event loop that accepted it. Other threads
  * reach it through that loop's Dispatcher.
  */
-export class Connection<T = unknown> implements MessageSink {
+export class Connection<T = unknown> implements MessageSink, TransportSink {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
   /**
@@ -83,27 +82,36 @@ export class Connection<T = unknown> implements MessageSink {
 
   /**
    * @param id unique within the server
-   * @param socket the accepted socket; the connection takes it over
+   * @param rawSocket the accepted socket, of the host's transport; the connection takes it over
    * @param host the loop that owns the connection
    */
   constructor(
     readonly id: number,
-    readonly socket: Socket,
+    /**
+     * The transport's own socket: a `net.Socket` with the node:net transport. An escape hatch
+     * for what the connection does not offer (socket options, TLS details): reading, writing,
+     * pausing or closing it directly bypasses framing, backpressure accounting and the close
+     * bookkeeping.
+     */
+    readonly rawSocket: unknown,
     private readonly host: ConnectionHost<T>,
   ) {
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+    const transport = host.transport;
+    this.remoteAddress = transport.remoteAddress(rawSocket);
+    this.remotePort = transport.remotePort(rawSocket);
     this.lastActiveAt = host.clock.now;
     this.decoder = host.codec.createDecoder();
-    // Only servers that listen for send-complete pay for a per-connection write callback.
+    // Only servers that listen for send-complete pay for a per-connection flush callback.
     this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
-    (socket as TaggedSocket)[CONNECTION] = this as Connection<unknown>;
-    // Shared listener functions (found through the tag) keep per-connection closures out.
-    // 'drain' is listened for once a write first backs up: most connections never need it.
-    socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
+    transport.attach(rawSocket, this);
+  }
+
+  /**
+   * @deprecated the transport's socket is `rawSocket` (a `net.Socket` with the node:net
+   * transport); this alias stays for code written before transports.
+   */
+  get socket(): import('node:net').Socket {
+    return this.rawSocket as import('node:net').Socket;
   }
 
   /** `open` until a close starts, `closing` while it completes, then `closed`. */
@@ -118,7 +126,7 @@ export class Connection<T = unknown> implements MessageSink {
 
   /** Bytes sent but not yet handed to the kernel (ours plus the socket's own queue). */
   get pendingOutputBytes(): number {
-    return (this.output === null ? 0 : this.output.length) + (this.spill === null ? 0 : this.spill.length) + this.socket.writableLength;
+    return (this.output === null ? 0 : this.output.length) + (this.spill === null ? 0 : this.spill.length) + this.host.transport.queuedBytes(this.rawSocket);
   }
 
   /** Bytes the decoder holds waiting for the rest of a message. */
@@ -175,14 +183,14 @@ export class Connection<T = unknown> implements MessageSink {
   /** Closes now; output not yet written is discarded. Idempotent. */
   close(reason: CloseReason = 'closed'): void {
     // Already destroyed (by us, or by a socket error whose reason stands): nothing to do.
-    if (this.stateValue === 'closed' || (this.flags & DESTROYED) !== 0 || this.socket.destroyed) return;
+    if (this.stateValue === 'closed' || (this.flags & DESTROYED) !== 0 || this.host.transport.isClosed(this.rawSocket)) return;
     this.stateValue = 'closing';
     // Overrides the reason of a graceful close still in progress: this is what ends it.
     this.closeReason = reason;
     this.flags |= DESTROYED;
     this.output = null;
     this.spill = null;
-    this.socket.destroy();
+    this.host.transport.close(this.rawSocket);
   }
 
   /** Stops accepting sends, flushes what is queued, then closes. Idempotent. */
@@ -275,7 +283,7 @@ export class Connection<T = unknown> implements MessageSink {
     }
   }
 
-  /** @internal */
+  /** @internal TransportSink */
   handleData(chunk: Buffer): void {
     if (this.stateValue !== 'open') return;
     this.lastActiveAt = this.host.clock.now;
@@ -290,33 +298,33 @@ export class Connection<T = unknown> implements MessageSink {
     this.flush();
   }
 
-  /** @internal */
+  /** @internal TransportSink */
   handlePeerEnd(): void {
     this.flags |= READ_ENDED;
     if (this.inFlight > 0) this.flags |= PEER_ENDED;
     else this.closeAfterWrite('peer-closed');
   }
 
-  /** @internal */
-  handleDrain(): void {
+  /** @internal TransportSink: the transport takes writes again. */
+  handleWritable(): void {
     // The peer is reading: a slow transfer is traffic, not idleness.
     this.lastActiveAt = this.host.clock.refresh();
     this.flags &= ~AWAITING_DRAIN;
     this.flush();
     if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
       this.flags &= ~READ_PAUSED;
-      this.socket.resume();
+      this.host.transport.resume(this.rawSocket);
     }
   }
 
-  /** @internal */
-  handleSocketError(error: Error): void {
+  /** @internal TransportSink */
+  handleError(error: Error): void {
     this.reportError(error);
     if ((this.flags & DESTROYED) === 0) this.closeReason = 'error';
   }
 
-  /** @internal */
-  handleSocketClose(hadError: boolean): void {
+  /** @internal TransportSink */
+  handleClosed(hadError: boolean): void {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
     this.output = null;
@@ -332,18 +340,22 @@ export class Connection<T = unknown> implements MessageSink {
    */
   flush(): void {
     this.flags &= ~FLUSH_SCHEDULED;
-    const socket = this.socket;
-    if (socket.destroyed) return;
+    const transport = this.host.transport;
+    const socket = this.rawSocket;
+    if (transport.isClosed(socket)) return;
     while ((this.flags & AWAITING_DRAIN) === 0) {
       const chunk = this.nextChunk();
       if (chunk === null) break;
-      this.host.stats.bytesOut += chunk.length;
       // Only the batch's last piece reports completion: send-complete fires once per batch.
-      if (!socket.write(chunk, this.spill === null ? this.afterWrite : undefined)) {
+      const taken = transport.write(socket, chunk, this.spill === null ? this.afterWrite : undefined);
+      this.host.stats.bytesOut += taken;
+      // A transport without a write buffer of its own takes what fits; the rest goes first next time.
+      if (taken < chunk.length) this.spill = this.spill === null ? chunk.subarray(taken) : Buffer.concat([chunk.subarray(taken), this.spill]);
+      if (taken < chunk.length || transport.isFull(socket)) {
         this.flags |= AWAITING_DRAIN;
-        if ((this.flags & DRAIN_LISTENED) === 0) {
-          this.flags |= DRAIN_LISTENED;
-          socket.on('drain', onSocketDrain);
+        if ((this.flags & WRITABLE_LISTENED) === 0) {
+          this.flags |= WRITABLE_LISTENED;
+          transport.listenWritable(socket);
         }
         // A transfer big enough to back up starts now, however long the handler took to make it.
         this.lastActiveAt = this.host.clock.refresh();
@@ -352,14 +364,13 @@ export class Connection<T = unknown> implements MessageSink {
     if ((this.flags & (AWAITING_DRAIN | READ_PAUSED)) === AWAITING_DRAIN) this.checkHighWater();
     if ((this.flags & ENDING) !== 0 && this.spill === null && (this.output === null || this.output.length === 0)) {
       this.flags &= ~ENDING;
-      if ((this.flags & READ_ENDED) !== 0 && socket.writableLength === 0) {
+      if ((this.flags & READ_ENDED) !== 0 && transport.queuedBytes(socket) === 0) {
         // The peer's FIN is read and every byte we wrote is in the kernel: close(2) sends
         // them, then our FIN, with no shutdown(2) and no loop turn waiting for 'finish'.
         // (Only after the peer's FIN: with unread input, close(2) would send a reset.)
-        socket.destroy();
+        transport.close(socket);
       } else {
-        socket.once('finish', onSocketFinish);
-        socket.end();
+        transport.shutdown(socket);
       }
     }
   }
@@ -387,7 +398,7 @@ export class Connection<T = unknown> implements MessageSink {
     const pending = this.pendingOutputBytes;
     if (pending <= this.host.options.highWaterMark || this.stateValue !== 'open') return;
     this.flags |= READ_PAUSED;
-    this.socket.pause();
+    this.host.transport.pause(this.rawSocket);
     this.host.stats.backpressurePauses++;
     const onHighWater = this.host.callbacks.onHighWater;
     if (onHighWater === undefined) return;
@@ -419,35 +430,6 @@ export class Connection<T = unknown> implements MessageSink {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function connectionOf(socket: Socket): Connection<unknown> {
-  return (socket as TaggedSocket)[CONNECTION];
-}
-
-function onSocketData(this: Socket, chunk: Buffer): void {
-  connectionOf(this).handleData(chunk);
-}
-
-function onSocketEnd(this: Socket): void {
-  connectionOf(this).handlePeerEnd();
-}
-
-function onSocketDrain(this: Socket): void {
-  connectionOf(this).handleDrain();
-}
-
-function onSocketError(this: Socket, error: Error): void {
-  connectionOf(this).handleSocketError(error);
-}
-
-function onSocketClose(this: Socket, hadError: boolean): void {
-  connectionOf(this).handleSocketClose(hadError);
-}
-
-function onSocketFinish(this: Socket): void {
-  // Everything we wrote has reached the kernel and our FIN is queued: release the socket.
-  this.destroy();
 }
 
 function flushScheduled(conn: Connection<unknown>): void {

@@ -1,5 +1,4 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import type { Socket } from 'node:net';
 
 /**
  * The process's file descriptors, as new connections see them. When accept(2) fails with
@@ -31,10 +30,12 @@ export class DescriptorGuard {
     return limit === null ? null : new DescriptorGuard(limit);
   }
 
-  /** True when `socket` was given a descriptor from the reserve: the process is about to run out. */
-  inReserve(socket: Socket): boolean {
-    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    return typeof fd === 'number' && fd >= this.threshold;
+  /**
+   * True when a new socket was given descriptor `fd` from the reserve: the process is about to
+   * run out. -1 (a transport that does not tell) is never in it.
+   */
+  inReserve(fd: number): boolean {
+    return fd >= this.threshold;
   }
 
   /** Descriptors open in this process right now (reads /proc: for reports, not per connection). */

@@ -16,7 +16,7 @@ export interface SubReactorConfig {
   appExport: string;
   logLevel: LogLevel;
   /** Codecs travel by name: a Codec object cannot cross threads. */
-  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep'> & { codec?: CodecName };
+  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'transport'> & { codec?: CodecName };
 }
 
 /** Supervisor to sub-reactor. */

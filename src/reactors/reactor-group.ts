@@ -20,7 +20,7 @@ export type ReactorMode = 'threads' | 'processes';
 /** What `reactorMode` may be. */
 export const REACTOR_MODES: readonly (ReactorMode | 'auto')[] = ['auto', 'threads', 'processes'];
 
-export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort'> {
+export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort' | 'transport'> {
   /** A built-in codec by name (a Codec object cannot cross threads; an app factory can set one). */
   codec?: CodecName;
   /**
@@ -162,7 +162,7 @@ export function reactorCountRange(): string {
 
 /** Every option a ReactorGroup takes: a ReactorServer's, less what the group sets itself, and its own. */
 const GROUP_OPTION_NAMES: readonly string[] = [
-  ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort'),
+  ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort' && name !== 'transport'),
   ...Object.keys({ workers: true, app: true, appExport: true, reactorMode: true, logLevel: true, onReactorExit: true, restartBackoff: true } satisfies Record<
     Exclude<keyof ReactorGroupOptions, keyof ReactorServerOptions>,
     true

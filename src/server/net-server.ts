@@ -1,16 +1,15 @@
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
-import type { ActivityClock } from '../core/activity-clock.js';
-import type { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
-import { Acceptor } from '../net/acceptor.js';
+import { nodeNetTransport } from '../transport/node-net.js';
+import type { Transport, TransportDriver, TransportListener } from '../transport/transport.js';
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, HandlerError, ServerStateError } from '../net/errors.js';
+import { DescriptorLimitError, HandlerError, InvalidOptionError, ServerStateError } from '../net/errors.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
-import { rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
+import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
@@ -21,10 +20,15 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
    */
   idStart?: number;
   idStep?: number;
+  /**
+   * The sockets to listen for and serve. Default: node:net (`nodeNetTransport`). A transport
+   * object stays on its thread: a ReactorGroup's reactors each use the default.
+   */
+  transport?: Transport;
 }
 
 /** Every option a NetServer takes. */
-export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep'];
+export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep', 'transport'];
 
 /** Every callback a server has (the keys of ServerCallbacks). */
 const CALLBACK_NAMES = Object.keys({
@@ -49,6 +53,15 @@ function checkCallbacks(callbacks: unknown): void {
   for (const [name, callback] of Object.entries(callbacks)) if (callback !== undefined) requireFunction(`callbacks.${name}`, callback);
 }
 
+/** @throws InvalidOptionError unless `transport` has a driver and makes listeners */
+function checkTransport(transport: unknown): void {
+  requireOptionsObject('transport', transport);
+  const { driver, createListener } = transport as Partial<Transport>;
+  if (typeof createListener !== 'function' || typeof driver !== 'object' || driver === null) {
+    throw new InvalidOptionError('transport', `must be a Transport (name, driver, createListener), got ${describeValue(transport)}`);
+  }
+}
+
 /**
  * Checks a NetServer's options as its constructor does, building nothing.
  * @returns the server options, defaults filled in
@@ -57,8 +70,9 @@ function checkCallbacks(callbacks: unknown): void {
 export function resolveNetServerOptions<T>(options: NetServerOptions<T>): ServerOptions {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
-  const { callbacks = {}, idStart = 1, idStep = 1, ...serverOptions } = options;
+  const { callbacks = {}, idStart = 1, idStep = 1, transport, ...serverOptions } = options;
   checkCallbacks(callbacks);
+  if (transport !== undefined) checkTransport(transport);
   requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('idStep', idStep, 1, 2 ** 32);
   return resolveOptions(serverOptions);
@@ -105,11 +119,16 @@ export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'sto
  * await server.start();
  * ```
  */
-export class NetServer<T = unknown> implements ConnectionHost<T> {
+export class NetServer<T = unknown> {
   readonly options: Readonly<ServerOptions>;
   readonly dispatcher: Dispatcher;
   readonly callbacks: ServerCallbacks<T>;
-  private readonly acceptor: Acceptor;
+  /** The sockets this server listens for and serves (node:net). */
+  readonly transport: Transport;
+  private readonly driver: TransportDriver;
+  private readonly listener: TransportListener;
+  /** What every connection of this server reaches its loop through; not part of the public class. */
+  private readonly host: ConnectionHost<T>;
   private lifecycle: ServerLifecycle = 'new';
   private nextConnectionId: number;
   private readonly idStep: number;
@@ -135,19 +154,25 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     this.idStep = idStep;
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
-    this.clock = this.dispatcher.clock;
     this.stats = this.dispatcher.stats;
-    this.acceptor = new Acceptor(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
+    this.transport = options.transport ?? (nodeNetTransport as Transport);
+    this.driver = this.transport.driver;
+    this.host = {
+      callbacks: this.callbacks,
+      codec: this.codec,
+      stats: this.dispatcher.stats,
+      clock: this.dispatcher.clock,
+      transport: this.driver,
+      options: this.options,
+      spareOutput: null,
+      connectionClosed: (conn, reason) => this.connectionClosed(conn, reason),
+      connectionError: (conn, error) => this.connectionError(conn, error),
+    };
+    this.listener = this.transport.createListener(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
   }
 
   /** The wire format in use. */
   readonly codec: Codec;
-
-  /** @internal ConnectionHost: the dispatcher's activity clock (a field: read per message). */
-  readonly clock: ActivityClock;
-
-  /** @internal ConnectionHost: an emptied output buffer, handed from one connection to the next. */
-  spareOutput: ByteBuffer | null = null;
 
   /** This loop's counters (the dispatcher's, held here too: connections update them per message). */
   readonly stats: Readonly<LoopStats>;
@@ -198,7 +223,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
 
   /** The bound address while listening, else null. */
   get address(): AddressInfo | null {
-    return this.acceptor.address();
+    return this.listener.address();
   }
 
   /** Where the server is in its life: new, starting, running, stopping, stopped. */
@@ -245,8 +270,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     this.group = link;
   }
 
-  /** @internal ConnectionHost */
-  connectionClosed(conn: Connection<T>, reason: CloseReason): void {
+  private connectionClosed(conn: Connection<T>, reason: CloseReason): void {
     this.dispatcher.unregister(conn as Connection<unknown>);
     for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
@@ -259,8 +283,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     }
   }
 
-  /** @internal ConnectionHost */
-  connectionError(conn: Connection<T>, error: Error): void {
+  private connectionError(conn: Connection<T>, error: Error): void {
     const stats = this.dispatcher.stats;
     stats.errors++;
     const code = errorCode(error);
@@ -285,12 +308,12 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
     return this;
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: unknown): void {
     if (this.lifecycle !== 'running') {
-      socket.destroy();
+      this.driver.close(socket);
       return;
     }
-    if (this.descriptors !== null && this.descriptors.inReserve(socket)) {
+    if (this.descriptors !== null && this.descriptors.inReserve(this.driver.descriptor(socket))) {
       this.reject(socket, 'fd-limit');
       this.reportDescriptorLimit(this.descriptors);
       return;
@@ -300,17 +323,17 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
       this.reject(socket, 'max-connections');
       return;
     }
-    const conn = new Connection<T>(this.nextConnectionId, socket, this);
+    const conn = new Connection<T>(this.nextConnectionId, socket, this.host);
     this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
     for (const observer of this.observers) observer.connectionOpened?.(conn as Connection<unknown>);
     conn.opened();
   }
 
-  private reject(socket: Socket, reason: RejectReason): void {
-    const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+  private reject(socket: unknown, reason: RejectReason): void {
+    const peer = { address: this.driver.remoteAddress(socket), port: this.driver.remotePort(socket) };
     // RST at once: the peer learns now, no TIME_WAIT is left on our side, and the descriptor is free again.
-    socket.resetAndDestroy();
+    this.driver.reset(socket);
     const stats = this.dispatcher.stats;
     stats.rejected++;
     stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
@@ -337,7 +360,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
 
   private async listenAndServe(): Promise<AddressInfo> {
     try {
-      const address = await this.acceptor.listen();
+      const address = await this.listener.listen();
       // stop() may have been called while the listen was in flight: it will close the listener.
       if (this.lifecycle === 'starting') {
         this.dispatcher.start();
@@ -353,7 +376,7 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
   private async shutdown(drainTimeout: number): Promise<void> {
     this.lifecycle = 'stopping';
     if (this.starting !== null) await this.starting.catch(() => undefined);
-    const listenerClosed = this.acceptor.close();
+    const listenerClosed = this.listener.close();
     if (drainTimeout > 0 && this.dispatcher.connectionCount > 0) await this.drain(drainTimeout);
     this.dispatcher.stop();
     for (const conn of this.dispatcher.connections()) conn.close('server-stop');
@@ -374,10 +397,10 @@ export class NetServer<T = unknown> implements ConnectionHost<T> {
         for (const conn of this.dispatcher.connections()) {
           if (!conn.isQuiescent) {
             seenQuiet.delete(conn);
-          } else if (seenQuiet.get(conn) === conn.socket.bytesRead) {
+          } else if (seenQuiet.get(conn) === this.driver.bytesRead(conn.rawSocket)) {
             conn.closeAfterWrite('server-stop');
           } else {
-            seenQuiet.set(conn, conn.socket.bytesRead);
+            seenQuiet.set(conn, this.driver.bytesRead(conn.rawSocket));
           }
         }
       }, DRAIN_CHECK_MS);

@@ -1,4 +1,5 @@
 import { after, before, describe, it, mock } from 'node:test';
+import type { Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import {
   HandlerError,
@@ -214,7 +215,7 @@ describe('Connection', { timeout: 10000 }, () => {
 
   it('sends made in one onMessage arrive in order, in a single socket write', async () => {
     const { client, conn } = await connect();
-    const write = mock.method(conn.socket, 'write');
+    const write = mock.method(conn.rawSocket as Socket, 'write');
     try {
       client.send('burst');
       for (let i = 0; i < 3; i++) assert.equal((await client.readFrame()).toString(), `part ${i}`);
@@ -227,7 +228,7 @@ describe('Connection', { timeout: 10000 }, () => {
 
   it('sends made outside a read callback in one tick are coalesced into one write too', async () => {
     const { client, conn } = await connect();
-    const write = mock.method(conn.socket, 'write');
+    const write = mock.method(conn.rawSocket as Socket, 'write');
     try {
       client.send('later');
       for (let i = 0; i < 3; i++) assert.equal((await client.readFrame()).toString(), `later ${i}`);

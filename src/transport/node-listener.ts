@@ -1,29 +1,19 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { supportsReusePort } from './platform.js';
-import { UnsupportedError } from './errors.js';
+import { supportsReusePort } from '../net/platform.js';
+import { UnsupportedError } from '../net/errors.js';
+import type { ListenerOptions, TransportListener } from './transport.js';
 
-export interface AcceptorOptions {
-  host: string;
-  port: number;
-  /** Length of the kernel's queue of connections not yet accepted. */
-  backlog: number;
-  /** TCP_NODELAY on every accepted socket (replies leave at once, no Nagle delay). */
-  noDelay: boolean;
-  /** SO_KEEPALIVE on every accepted socket, so dead peers are eventually noticed. */
-  keepAlive: boolean;
-  /** Seconds of silence before the first keep-alive probe. */
-  keepAliveInitialDelay: number;
-  /** SO_REUSEPORT: several listeners on one port, balanced by the kernel (Linux, Node >= 22.12). */
-  reusePort: boolean;
-}
+/** The listener's options (the seed Acceptor's socket options). */
+export type AcceptorOptions = ListenerOptions;
 
 /**
- * The listening socket, the seed's Acceptor. SO_REUSEADDR is always on (libuv sets it);
- * TCP_NODELAY and SO_KEEPALIVE are applied to accepted sockets by Node before we see them.
- * Accept errors (EMFILE, ENFILE) are reported and accepting continues; libuv sheds the
- * connection it could not take, so a connect storm never wedges the listener.
+ * The node:net listening socket, the seed's Acceptor. SO_REUSEADDR is always on (libuv sets
+ * it); TCP_NODELAY and SO_KEEPALIVE are applied to accepted sockets by Node before we see
+ * them. A listener error Node reports goes to `onError` and accepting continues. (Out of file
+ * descriptors, libuv sheds connections without reporting anything: the server's
+ * DescriptorGuard keeps that visible.)
  */
-export class Acceptor {
+export class Acceptor implements TransportListener {
   private readonly server: net.Server;
 
   constructor(

@@ -1,0 +1,97 @@
+/**
+ * The seam between a connection and the runtime's sockets: the one place that knows a socket
+ * API. A `Connection` holds an opaque handle (a node:net Socket, a TLS socket, a Bun socket)
+ * and drives it through a `TransportDriver` shared by every connection of a server, so the
+ * seam costs no object and no closure per connection. Events come back to the connection,
+ * which implements `TransportSink`.
+ *
+ * Write semantics fit both kinds of socket: node:net buffers what it cannot write at once and
+ * asks for a pause (`write` takes everything, `isFull` says wait); Bun writes straight to the
+ * kernel and takes what fits (`write` returns fewer bytes; the caller keeps the rest). Either
+ * way the caller waits for `handleWritable` before writing more.
+ */
+import type { AddressInfo } from 'node:net';
+
+/** What a transport tells the connection that owns a handle. All are called on its loop. */
+export interface TransportSink {
+  /** Bytes arrived. */
+  handleData(chunk: Buffer): void;
+  /** The peer half-closed (FIN): nothing more will arrive; we may still write. */
+  handlePeerEnd(): void;
+  /** After `isFull` or a short write: the transport takes writes again. */
+  handleWritable(): void;
+  /** A socket error; `handleClosed` follows. */
+  handleError(error: Error): void;
+  /** The handle is closed, exactly once, whatever closed it. */
+  handleClosed(hadError: boolean): void;
+}
+
+/** Drives handles of one kind. Stateless: every connection of a server shares one driver. */
+export interface TransportDriver<H = unknown> {
+  /** Starts delivering `handle`'s events to `sink`; called once, right after accept. */
+  attach(handle: H, sink: TransportSink): void;
+  /**
+   * Hands `chunk` to the transport. Returns how many bytes it took: all of them for a
+   * transport with a write buffer of its own, possibly fewer for one without (the caller
+   * keeps the rest and waits for `handleWritable`).
+   * @param onFlushed called once these bytes, and all before them, have reached the kernel
+   */
+  write(handle: H, chunk: Buffer, onFlushed?: () => void): number;
+  /** True when the transport wants no more writes until `handleWritable`. */
+  isFull(handle: H): boolean;
+  /** Asks for `handleWritable`; called once per handle, on its first backed-up write. */
+  listenWritable(handle: H): void;
+  /** Bytes taken by `write` and not yet in the kernel. */
+  queuedBytes(handle: H): number;
+  /** Bytes read from the peer so far. */
+  bytesRead(handle: H): number;
+  /** Stops reading (backpressure): the kernel's window closes and the peer slows down. */
+  pause(handle: H): void;
+  resume(handle: H): void;
+  /** Sends FIN once everything queued is written, then closes the handle. */
+  shutdown(handle: H): void;
+  /** Closes now: whatever is in the kernel still goes out, then FIN; queued bytes are dropped. */
+  close(handle: H): void;
+  /** Closes with RST (SO_LINGER 0): the peer learns at once, no TIME_WAIT is left here. */
+  reset(handle: H): void;
+  /** True once the handle is closed or closing. */
+  isClosed(handle: H): boolean;
+  remoteAddress(handle: H): string;
+  remotePort(handle: H): number;
+  /** The OS file descriptor, or -1 where the runtime does not tell (see DescriptorGuard). */
+  descriptor(handle: H): number;
+}
+
+/** How a listener is set up: the seed Acceptor's socket options. */
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  /** Length of the kernel's queue of connections not yet accepted. */
+  backlog: number;
+  /** SO_REUSEPORT: several listeners on one port, balanced by the kernel. */
+  reusePort: boolean;
+  /** TCP_NODELAY on every accepted socket. */
+  noDelay: boolean;
+  /** SO_KEEPALIVE on every accepted socket. */
+  keepAlive: boolean;
+  /** Seconds of silence before the first keep-alive probe. */
+  keepAliveInitialDelay: number;
+}
+
+/** A listening socket. Accepted handles and listener errors go to the callbacks it was made with. */
+export interface TransportListener {
+  /** Starts listening; resolves with the bound address (the real port when 0 was asked for). */
+  listen(): Promise<AddressInfo>;
+  /** The bound address, or null when not listening. */
+  address(): AddressInfo | null;
+  /** Stops accepting; resolves once the listening socket is closed. */
+  close(): Promise<void>;
+}
+
+/** One kind of socket: its driver, and how to listen for handles of that kind. */
+export interface Transport<H = unknown> {
+  /** For logs and errors: `node:net`, ... */
+  readonly name: string;
+  readonly driver: TransportDriver<H>;
+  createListener(options: ListenerOptions, onAccept: (handle: H) => void, onError: (error: Error) => void): TransportListener;
+}
