@@ -3,7 +3,8 @@ import type { LoopStats } from '../core/loop-stats.js';
 import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
-import { HandlerError, OutputOverflowError } from './errors.js';
+import { OutputOverflowError } from './errors.js';
+import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { TransportDriver, TransportSink } from '../transport/transport.js';
 
 /** What a connection needs from the loop that owns it. */
@@ -238,23 +239,25 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     if (onMessage === undefined) return;
     // A `void` callback may still return something (`(c, m) => c.send(m)` returns a boolean):
     // only a thenable means work in flight.
-    let result: unknown;
-    try {
-      result = onMessage(this, message);
-    } catch (err) {
-      this.fail(new HandlerError('onMessage', err));
-      return;
-    }
+    const result = callHandler('onMessage', onMessage, this, message, Connection.failed);
     if (isThenable(result)) {
       this.retain();
-      result.then(
-        () => this.release(),
-        (err: unknown) => {
-          this.fail(new HandlerError('onMessage', err));
-          this.release();
-        },
-      );
+      settleHandler('onMessage', result, this, Connection.failed, Connection.released);
     }
+  }
+
+  /** A handler's failure closes its connection. (Static: handed to callHandler, no closure per call.) */
+  private static failed<U>(conn: Connection<U>, error: Error): void {
+    conn.fail(error);
+  }
+
+  /** A handler's failure that must not close the connection by itself is only reported. */
+  private static reported<U>(conn: Connection<U>, error: Error): void {
+    conn.reportError(error);
+  }
+
+  private static released<U>(conn: Connection<U>): void {
+    conn.release();
   }
 
   /** @internal The idle sweep decided this connection has been silent too long. */
@@ -262,25 +265,14 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     if (this.stateValue === 'closed') return;
     this.host.stats.idleClosed++;
     const onTimeout = this.host.callbacks.onTimeout;
-    if (onTimeout !== undefined) {
-      try {
-        onTimeout(this, idleMs);
-      } catch (err) {
-        this.reportError(new HandlerError('onTimeout', err));
-      }
-    }
+    if (onTimeout !== undefined) callHandler('onTimeout', onTimeout, this, idleMs, Connection.reported);
     this.close('idle-timeout');
   }
 
   /** @internal Runs the application's onConnection; a throw closes this connection. */
   opened(): void {
     const onConnection = this.host.callbacks.onConnection;
-    if (onConnection === undefined) return;
-    try {
-      onConnection(this);
-    } catch (err) {
-      this.fail(new HandlerError('onConnection', err));
-    }
+    if (onConnection !== undefined) callHandler('onConnection', onConnection, this, undefined, Connection.failed);
   }
 
   /** @internal TransportSink */
@@ -401,23 +393,13 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.host.transport.pause(this.rawSocket);
     this.host.stats.backpressurePauses++;
     const onHighWater = this.host.callbacks.onHighWater;
-    if (onHighWater === undefined) return;
-    try {
-      onHighWater(this, pending);
-    } catch (err) {
-      this.fail(new HandlerError('onHighWater', err));
-    }
+    if (onHighWater !== undefined) callHandler('onHighWater', onHighWater, this, pending, Connection.failed);
   }
 
   private checkSendComplete(): void {
     if (this.stateValue !== 'open' || this.pendingOutputBytes !== 0) return;
     const onSendComplete = this.host.callbacks.onSendComplete;
-    if (onSendComplete === undefined) return;
-    try {
-      onSendComplete(this);
-    } catch (err) {
-      this.fail(new HandlerError('onSendComplete', err));
-    }
+    if (onSendComplete !== undefined) callHandler('onSendComplete', onSendComplete, this, undefined, Connection.failed);
   }
 
   private reportError(error: Error): void {
@@ -426,10 +408,6 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.host.connectionError(this, error);
   }
 
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function flushScheduled(conn: Connection<unknown>): void {

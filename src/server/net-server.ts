@@ -6,7 +6,8 @@ import type { Transport, TransportDriver, TransportListener } from '../transport
 import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, HandlerError, InvalidOptionError, ServerStateError } from '../net/errors.js';
+import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../net/errors.js';
+import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
@@ -97,6 +98,11 @@ export interface ServerObserver {
 function errorCode(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && code !== '' ? code : error.name;
+}
+
+/** How a failing onClose or onError is surfaced: a process warning (there is nothing left to close). */
+function warn(_conn: unknown, error: Error): void {
+  process.emitWarning(error);
 }
 
 /** At most one DescriptorLimitError report per this many ms. */
@@ -274,13 +280,8 @@ export class NetServer<T = unknown> {
     this.dispatcher.unregister(conn as Connection<unknown>);
     for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
-    if (onClose === undefined) return;
-    try {
-      onClose(conn, reason);
-    } catch (err) {
-      // The connection is already closed; surface it without taking the server down.
-      process.emitWarning(new HandlerError('onClose', err));
-    }
+    // The connection is already closed: a failure is surfaced without taking the server down.
+    if (onClose !== undefined) callHandler('onClose', onClose, conn, reason, warn);
   }
 
   private connectionError(conn: Connection<T>, error: Error): void {
@@ -290,13 +291,8 @@ export class NetServer<T = unknown> {
     stats.errorsByCode[code] = (stats.errorsByCode[code] ?? 0) + 1;
     for (const observer of this.observers) observer.connectionError?.(conn as Connection<unknown>, error);
     const onError = this.callbacks.onError;
-    if (onError === undefined) return;
-    try {
-      onError(conn, error);
-    } catch (err) {
-      // Nothing left to close; surface it without taking the server down.
-      process.emitWarning(new HandlerError('onError', err));
-    }
+    // Nothing left to close: a failure is surfaced without taking the server down.
+    if (onError !== undefined) callHandler('onError', onError, conn, error, warn);
   }
 
   /**
