@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
 import { supportsReusePort } from '../net/platform.js';
-import { flattenPayload, type Payload } from '../net/codec.js';
+import { flattenPayload, type Payload } from '../core/payload.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
