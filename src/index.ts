@@ -1,5 +1,6 @@
 export { ByteBuffer } from './core/byte-buffer.js';
 export { Dispatcher, type DispatcherOptions, type Task, type TopicHandler } from './core/dispatcher.js';
+export type { RegisteredConnection } from './core/registered-connection.js';
 export { RemoteDispatcher } from './core/remote-dispatcher.js';
 export type { DispatcherMessage } from './core/dispatcher-message.js';
 export type { LoopStats } from './core/loop-stats.js';

@@ -1,5 +1,5 @@
 import type { AddressInfo, Socket } from 'node:net';
-import { Dispatcher } from '../core/dispatcher.js';
+import { ConnectionDispatcher as Dispatcher } from '../net/connection-dispatcher.js';
 import type { ActivityClock } from '../core/activity-clock.js';
 import type { ByteBuffer } from '../core/byte-buffer.js';
 import type { LoopStats } from '../core/loop-stats.js';
