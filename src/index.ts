@@ -30,7 +30,7 @@ export {
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
-} from './net/errors.js';
+} from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
 export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver } from './server/net-server.js';

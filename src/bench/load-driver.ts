@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
-import { ConnectionClosedError } from '../net/errors.js';
+import { ConnectionClosedError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';

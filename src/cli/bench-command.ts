@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runBench, type BenchOptions, type BenchResult } from '../bench/load-driver.js';
 import { failures, formatResult, progressLine } from '../bench/report.js';
-import { ConnectionClosedError } from '../net/errors.js';
+import { ConnectionClosedError } from '../core/errors.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../server/reply-prefix.js';
 import * as parse from './parsers.js';

@@ -1,6 +1,6 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { supportsReusePort } from './platform.js';
-import { UnsupportedError } from './errors.js';
+import { UnsupportedError } from '../core/errors.js';
 
 export interface AcceptorOptions {
   host: string;

@@ -4,7 +4,7 @@ import type { LoopStats } from '../core/loop-stats.js';
 import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
-import { HandlerError, OutputOverflowError } from './errors.js';
+import { HandlerError, OutputOverflowError } from '../core/errors.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {

@@ -8,10 +8,10 @@ import type { Codec } from '../net/codec.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, HandlerError, ServerStateError } from '../net/errors.js';
+import { DescriptorLimitError, HandlerError, ServerStateError } from '../core/errors.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
-import { rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
+import { rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from '../core/option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
