@@ -3,7 +3,7 @@ import { runBench, type BenchOptions, type BenchResult } from '../bench/load-dri
 import { failures, formatResult, progressLine } from '../bench/report.js';
 import { ConnectionClosedError } from '../core/errors.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
-import { REPLY_PREFIX } from '../server/reply-prefix.js';
+import { REPLY_PREFIX } from '../pool/reply-prefix.js';
 import * as parse from './parsers.js';
 import { addWireOptions, type WireFlags } from './wire-options.js';
 
