@@ -11,7 +11,7 @@ export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
 export { LengthCodec, type ByteOrder } from './net/length-codec.js';
 export { LineCodec } from './net/line-codec.js';
-export { supportsReusePort } from './net/platform.js';
+export { supportsReusePort, REUSE_PORT_SUPPORT } from './net/platform.js';
 export {
   ReactorError,
   HandlerError,

@@ -7,6 +7,7 @@ import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.
 import { requireInteger, requireName } from '../core/option-checks.js';
 import { InvalidOptionError, ReactorError, UnsupportedError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
+import { REUSE_PORT_SUPPORT } from '../net/platform.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
@@ -90,7 +91,7 @@ export const SETTINGS: readonly Setting[] = [
       return z.union([z.literal('auto'), z.number().int({ error }).min(1, { error }).max(maxReactorCount(), { error })], { error });
     },
   },
-  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
+  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: `with --workers > 1: threads (SO_REUSEPORT: ${REUSE_PORT_SUPPORT}), processes (cluster, round-robin), or auto`, parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },

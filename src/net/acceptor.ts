@@ -1,5 +1,5 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { supportsReusePort } from './platform.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort } from './platform.js';
 import { UnsupportedError } from '../core/errors.js';
 
 export interface AcceptorOptions {
@@ -32,7 +32,7 @@ export class Acceptor {
     private readonly onError: (error: Error) => void,
   ) {
     if (options.reusePort && !supportsReusePort()) {
-      throw new UnsupportedError(`reusePort needs Linux and Node.js >= 22.12; this is ${process.platform} ${process.version}`);
+      throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`);
     }
     this.server = net.createServer(
       {

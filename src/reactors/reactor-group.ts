@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../core/errors.js';
-import { supportsReusePort } from '../net/platform.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
@@ -37,7 +37,7 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
   /** Which export of `app`. Default `"default"`. */
   appExport?: string;
   /**
-   * 'threads' needs Linux and Node.js >= 22.12 (SO_REUSEPORT); 'processes' works everywhere.
+   * 'threads' needs SO_REUSEPORT (where {@link REUSE_PORT_SUPPORT} says); 'processes' works everywhere.
    * Default (`auto`): threads where supported, else processes. The choice made is `group.mode`.
    */
   reactorMode?: ReactorMode | 'auto';
@@ -192,7 +192,7 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   if (serverOptions.codec !== undefined) requireOneOf('codec', serverOptions.codec, CODEC_NAMES);
   checkReactorServerOptions(serverOptions);
   if (reactorMode === 'threads' && !supportsReusePort()) {
-    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`, 'reactorMode');
+    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`, 'reactorMode');
   }
   return {
     size: workers === 'auto' ? defaultReactorCount() : workers,

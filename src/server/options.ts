@@ -51,7 +51,7 @@ export interface ServerOptions {
   keepAlive: boolean;
   /** Seconds before the first keep-alive probe. Default 60. */
   keepAliveInitialDelay: number;
-  /** SO_REUSEPORT (Linux, Node.js >= 22.12). Default false. */
+  /** SO_REUSEPORT, where `REUSE_PORT_SUPPORT` (net/platform.ts) says it works. Default false. */
   reusePort: boolean;
 }
 
