@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { runBench, type BenchOptions, type BenchResult } from '../bench/load-driver.js';
-import { failures, formatResult, progressLine } from '../bench/report.js';
+import { runBench, type BenchOptions, type BenchResult } from '../load/load-driver.js';
+import { failures, formatResult, progressLine } from '../load/report.js';
 import { ConnectionClosedError } from '../core/errors.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../pool/reply-prefix.js';
