@@ -30,13 +30,15 @@ export {
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
+  ReactorStartError,
+  ConfigFileError,
+  type ConfigProblem,
 } from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
 export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver } from './server/net-server.js';
 export {
   ReactorGroup,
-  ReactorStartError,
   defaultReactorCount,
   restartDelay,
   DEFAULT_RESTART_BACKOFF,

@@ -5,7 +5,7 @@ import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
 import { requireInteger, requireName } from '../core/option-checks.js';
-import { InvalidOptionError, ReactorError, UnsupportedError } from '../core/errors.js';
+import { ConfigFileError, InvalidOptionError, UnsupportedError, type ConfigProblem } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import { REUSE_PORT_SUPPORT } from '../net/platform.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
@@ -166,22 +166,6 @@ export function addStartSettings(command: Command): Command {
     }
   });
   return command;
-}
-
-/** One problem with a config file, naming the key. */
-export interface ConfigProblem {
-  key: string;
-  message: string;
-}
-
-/** A config file that cannot be used; `problems` names each bad key and why. */
-export class ConfigFileError extends ReactorError {
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super('ERR_CONFIG_INVALID', `${file}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
-  }
 }
 
 /**

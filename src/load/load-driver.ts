@@ -64,8 +64,8 @@ export interface BenchResult {
 
 /** How long the connection attempt before the load may take. */
 const PROBE_TIMEOUT_MS = 5000;
-/** The code of a connection the server closed without an error: ConnectionClosedError's. */
-const CLOSED = 'ERR_CONNECTION_CLOSED';
+/** The code of a connection the server closed without an error. */
+const CLOSED = ConnectionClosedError.code;
 
 /**
  * Drives a server speaking the seed, length or line protocol and measures it: one request in

@@ -2,7 +2,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
-import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../core/errors.js';
+import { InvalidOptionError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
 import { REUSE_PORT_SUPPORT, supportsReusePort } from '../net/platform.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { moduleUrl } from '../pool/module-url.js';
@@ -108,13 +108,6 @@ export interface ReactorStats {
 export interface GroupStats {
   total: LoopStats;
   reactors: ReactorStats[];
-}
-
-/** A sub-reactor failed to start (bad application module, port in use, ...). */
-export class ReactorStartError extends ReactorError {
-  constructor(index: number, message: string, readonly causeCode: string | undefined) {
-    super('ERR_REACTOR_START', `sub-reactor ${index} failed to start: ${message}`);
-  }
 }
 
 interface Slot {
