@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { REPLY_PREFIX_BYTES as PREFIX } from '../src/server/reply-prefix.js';
+import { REPLY_PREFIX_BYTES as PREFIX } from '../src/pool/reply-prefix.js';
 import { CLI, rssBytes, startServer, type RunningServer } from './harness.js';
 
 const { values } = parseArgs({

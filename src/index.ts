@@ -1,17 +1,19 @@
 export { ByteBuffer } from './core/byte-buffer.js';
 export { Dispatcher, type DispatcherOptions, type Task, type TopicHandler } from './core/dispatcher.js';
+export type { RegisteredConnection } from './core/registered-connection.js';
 export { RemoteDispatcher } from './core/remote-dispatcher.js';
 export type { DispatcherMessage } from './core/dispatcher-message.js';
 export type { LoopStats } from './core/loop-stats.js';
 export { Acceptor, type AcceptorOptions } from './transport/node-listener.js';
 export { nodeNetTransport } from './transport/node-net.js';
 export type { Transport, TransportDriver, TransportSink, TransportListener, ListenerOptions } from './transport/transport.js';
-export type { Codec, Decoder, MessageSink, Payload } from './net/codec.js';
+export type { Payload } from './core/payload.js';
+export type { Codec, Decoder, MessageSink } from './net/codec.js';
 export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
 export { LengthCodec, type ByteOrder } from './net/length-codec.js';
 export { LineCodec } from './net/line-codec.js';
-export { supportsReusePort } from './net/platform.js';
+export { supportsReusePort, REUSE_PORT_SUPPORT } from './transport/platform.js';
 export {
   ReactorError,
   HandlerError,
@@ -30,13 +32,15 @@ export {
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
-} from './net/errors.js';
+  ReactorStartError,
+  ConfigFileError,
+  type ConfigProblem,
+} from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
 export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver } from './server/net-server.js';
 export {
   ReactorGroup,
-  ReactorStartError,
   defaultReactorCount,
   restartDelay,
   DEFAULT_RESTART_BACKOFF,
@@ -55,6 +59,6 @@ export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHan
 export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerOptions, type CodecName } from './server/options.js';
 export type * from './callbacks.js';
 export { Client, connect, type ClientOptions } from './client/client.js';
-export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './bench/load-driver.js';
+export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './load/load-driver.js';
 export { createLogger, loggingObserver, LOG_LEVELS, type LogLevel } from './ops/logging.js';
 export { createRegistry, startMetricsServer, serverMetricsSource, healthAnswer, eventLoopLagMeter, type MetricsSource, type MetricsServer, type ReactorSample, type HealthReport } from './ops/metrics.js';

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { runBench, type BenchOptions, type BenchResult } from '../bench/load-driver.js';
-import { failures, formatResult, progressLine } from '../bench/report.js';
-import { ConnectionClosedError } from '../net/errors.js';
+import { runBench, type BenchOptions, type BenchResult } from '../load/load-driver.js';
+import { failures, formatResult, progressLine } from '../load/report.js';
+import { ConnectionClosedError } from '../core/errors.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
-import { REPLY_PREFIX } from '../server/reply-prefix.js';
+import { REPLY_PREFIX } from '../pool/reply-prefix.js';
 import * as parse from './parsers.js';
 import { addWireOptions, type WireFlags } from './wire-options.js';
 

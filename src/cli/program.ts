@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { addBenchCommand } from './bench-command.js';
 import { addConfigCommands } from './config-command.js';
 import { addSendCommand } from './send-command.js';
-import { ConfigFileError } from './server-options.js';
+import { ConfigFileError } from '../core/errors.js';
 import { addStartCommand } from './start-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

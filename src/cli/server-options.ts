@@ -4,9 +4,10 @@ import type { z as Zod } from 'zod';
 import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
-import { requireInteger, requireName } from '../server/option-checks.js';
-import { InvalidOptionError, ReactorError, UnsupportedError } from '../net/errors.js';
+import { requireInteger, requireName } from '../core/option-checks.js';
+import { ConfigFileError, InvalidOptionError, UnsupportedError, type ConfigProblem } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
+import { REUSE_PORT_SUPPORT } from '../transport/platform.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
@@ -90,7 +91,7 @@ export const SETTINGS: readonly Setting[] = [
       return z.union([z.literal('auto'), z.number().int({ error }).min(1, { error }).max(maxReactorCount(), { error })], { error });
     },
   },
-  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: "with --workers > 1: threads (SO_REUSEPORT, Linux + Node >= 22.12), processes (cluster, round-robin), or auto", parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
+  { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: `with --workers > 1: threads (SO_REUSEPORT: ${REUSE_PORT_SUPPORT}), processes (cluster, round-robin), or auto`, parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },
@@ -165,22 +166,6 @@ export function addStartSettings(command: Command): Command {
     }
   });
   return command;
-}
-
-/** One problem with a config file, naming the key. */
-export interface ConfigProblem {
-  key: string;
-  message: string;
-}
-
-/** A config file that cannot be used; `problems` names each bad key and why. */
-export class ConfigFileError extends ReactorError {
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super('ERR_CONFIG_INVALID', `${file}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
-  }
 }
 
 /**

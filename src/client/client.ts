@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import type { MessageSink, Payload } from '../net/codec.js';
-import { ConnectionClosedError, RequestTimeoutError } from '../net/errors.js';
+import { ConnectionClosedError, RequestTimeoutError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import { CODEC_NAMES, type CodecName } from '../server/options.js';
-import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../server/option-checks.js';
+import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 
 export interface ClientOptions {

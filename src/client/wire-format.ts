@@ -1,6 +1,6 @@
 import { ByteBuffer } from '../core/byte-buffer.js';
 import { payloadLength, type Codec, type Payload } from '../net/codec.js';
-import { EmptyMessageError } from '../net/errors.js';
+import { EmptyMessageError } from '../core/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import type { CodecName } from '../server/options.js';

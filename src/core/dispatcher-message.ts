@@ -1,4 +1,4 @@
-import type { Payload } from '../net/codec.js';
+import type { Payload } from './payload.js';
 
 /** Messages a RemoteDispatcher posts to its Dispatcher across threads (structured-cloned). */
 export type DispatcherMessage =

@@ -1,9 +1,9 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import type { Connection } from '../net/connection.js';
 import { emptyStats, type LoopStats } from './loop-stats.js';
 import { ActivityClock } from './activity-clock.js';
 import { isDispatcherMessage, type DispatcherMessage } from './dispatcher-message.js';
+import type { RegisteredConnection } from './registered-connection.js';
 
 /** A unit of work run on the dispatcher's loop. */
 export type Task = () => void;
@@ -27,12 +27,15 @@ export interface DispatcherOptions {
  *
  * Thread affinity: every method runs on the loop that created the dispatcher. Other threads
  * talk to it only through ports from `createPort()`.
+ *
+ * `C` is what the registry holds: anything with the few members a {@link RegisteredConnection}
+ * names. A NetServer's dispatcher holds its `Connection`s.
  */
-export class Dispatcher {
+export class Dispatcher<C extends RegisteredConnection = RegisteredConnection> {
   readonly stats: LoopStats = emptyStats();
   /** What connections stamp their traffic with; refreshed while the dispatcher runs. */
   readonly clock: ActivityClock;
-  private readonly registry = new Map<number, Connection<unknown>>();
+  private readonly registry = new Map<number, C>();
   private queue: Task[] = [];
   private drainHandle: NodeJS.Immediate | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -114,14 +117,14 @@ export class Dispatcher {
   }
 
   /** Adds a connection to this loop's registry. */
-  register(conn: Connection<unknown>): void {
+  register(conn: C): void {
     this.registry.set(conn.id, conn);
     this.stats.connections = this.registry.size;
     this.stats.accepted++;
   }
 
   /** Removes a closed connection from the registry. */
-  unregister(conn: Connection<unknown>): void {
+  unregister(conn: C): void {
     this.registry.delete(conn.id);
     this.stats.connections = this.registry.size;
     if (this.registry.size === 0 && this.emptyWaiters.length > 0) {
@@ -132,12 +135,12 @@ export class Dispatcher {
   }
 
   /** The open connection with this id, if it lives on this loop. */
-  connection(id: number): Connection<unknown> | undefined {
+  connection(id: number): C | undefined {
     return this.registry.get(id);
   }
 
   /** The connections registered on this loop. */
-  connections(): IterableIterator<Connection<unknown>> {
+  connections(): IterableIterator<C> {
     return this.registry.values();
   }
 
@@ -214,6 +217,6 @@ function activityResolutionMs(checkInterval: number): number {
   return Math.min(250, Math.max(1, (checkInterval * 1000) / 4));
 }
 
-function drainQueue(dispatcher: Dispatcher): void {
+function drainQueue(dispatcher: Dispatcher<RegisteredConnection>): void {
   dispatcher.runQueue();
 }

@@ -1,6 +1,6 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import type { DispatcherMessage } from './dispatcher-message.js';
-import type { Payload } from '../net/codec.js';
+import type { Payload } from './payload.js';
 
 /**
  * The other side of `Dispatcher.createPort()`: lets any thread queue work on a loop it does

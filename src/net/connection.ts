@@ -3,7 +3,7 @@ import type { LoopStats } from '../core/loop-stats.js';
 import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
-import { OutputOverflowError } from './errors.js';
+import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { TransportDriver, TransportSink } from '../transport/transport.js';
 

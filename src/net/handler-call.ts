@@ -4,7 +4,7 @@
  * escaping into the event loop. Handlers take a context argument so callers pass module-level
  * or static functions: nothing is allocated per call.
  */
-import { HandlerError } from './errors.js';
+import { HandlerError } from '../core/errors.js';
 
 /**
  * Calls `callback(context, arg)`.

@@ -1,6 +1,6 @@
 import type { ByteBuffer } from '../core/byte-buffer.js';
 import { encodeLengthPrefixed, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
-import { FrameTooLargeError } from './errors.js';
+import { FrameTooLargeError } from '../core/errors.js';
 import { HeldBytes } from './held-bytes.js';
 
 export type ByteOrder = 'little' | 'big';

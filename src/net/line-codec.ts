@@ -1,6 +1,6 @@
 import type { ByteBuffer } from '../core/byte-buffer.js';
 import { appendPayload, payloadLength, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
-import { LineTooLongError } from './errors.js';
+import { LineTooLongError } from '../core/errors.js';
 import { HeldBytes } from './held-bytes.js';
 
 const NEWLINE = 0x0a;

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { lazyModule } from '../core/lazy-module.js';
-import { DescriptorLimitError } from '../net/errors.js';
+import { DescriptorLimitError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import type { ServerObserver } from '../server/net-server.js';
 

@@ -3,7 +3,7 @@
  * when `taskWorkers` is set without a `taskModule`. A handler module exports a function that
  * takes the message bytes and returns the reply (bytes, a string, or parts), or nothing.
  */
-import { REPLY_PREFIX_BYTES } from '../server/reply-prefix.js';
+import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
 
 export default function echo(message: Uint8Array): Uint8Array {
   // One array that owns its memory, so the worker moves it back instead of copying it.

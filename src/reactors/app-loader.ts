@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { ServerCallbacks } from '../callbacks.js';
-import { InvalidOptionError } from '../net/errors.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { NetServer } from '../server/net-server.js';
 import { ReactorServer, type ReactorServerOptions } from '../server/reactor-server.js';

@@ -2,13 +2,13 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
-import { InvalidOptionError, ReactorError, ServerStateError, UnsupportedError } from '../net/errors.js';
-import { supportsReusePort } from '../net/platform.js';
-import { flattenPayload, type Payload } from '../net/codec.js';
+import { InvalidOptionError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort } from '../transport/platform.js';
+import { flattenPayload, type Payload } from '../core/payload.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
-import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../server/option-checks.js';
+import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
@@ -37,7 +37,7 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
   /** Which export of `app`. Default `"default"`. */
   appExport?: string;
   /**
-   * 'threads' needs Linux and Node.js >= 22.12 (SO_REUSEPORT); 'processes' works everywhere.
+   * 'threads' needs SO_REUSEPORT (where {@link REUSE_PORT_SUPPORT} says); 'processes' works everywhere.
    * Default (`auto`): threads where supported, else processes. The choice made is `group.mode`.
    */
   reactorMode?: ReactorMode | 'auto';
@@ -108,13 +108,6 @@ export interface ReactorStats {
 export interface GroupStats {
   total: LoopStats;
   reactors: ReactorStats[];
-}
-
-/** A sub-reactor failed to start (bad application module, port in use, ...). */
-export class ReactorStartError extends ReactorError {
-  constructor(index: number, message: string, readonly causeCode: string | undefined) {
-    super('ERR_REACTOR_START', `sub-reactor ${index} failed to start: ${message}`);
-  }
 }
 
 interface Slot {
@@ -192,7 +185,7 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   if (serverOptions.codec !== undefined) requireOneOf('codec', serverOptions.codec, CODEC_NAMES);
   checkReactorServerOptions(serverOptions);
   if (reactorMode === 'threads' && !supportsReusePort()) {
-    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (Linux, Node.js >= 22.12); this is ${process.platform} ${process.version}`, 'reactorMode');
+    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`, 'reactorMode');
   }
   return {
     size: workers === 'auto' ? defaultReactorCount() : workers,

@@ -3,14 +3,15 @@ import { Dispatcher } from '../core/dispatcher.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
 import type { Transport, TransportDriver, TransportListener } from '../transport/transport.js';
-import { flattenPayload, type Codec, type Payload } from '../net/codec.js';
+import type { Codec } from '../net/codec.js';
+import { flattenPayload, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../net/errors.js';
+import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../core/errors.js';
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
-import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from './option-checks.js';
+import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from '../core/option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
@@ -127,7 +128,7 @@ export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'sto
  */
 export class NetServer<T = unknown> {
   readonly options: Readonly<ServerOptions>;
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: Dispatcher<Connection<unknown>>;
   readonly callbacks: ServerCallbacks<T>;
   /** The sockets this server listens for and serves (node:net). */
   readonly transport: Transport;
@@ -159,7 +160,7 @@ export class NetServer<T = unknown> {
     this.nextConnectionId = idStart;
     this.idStep = idStep;
     this.callbacks = { ...callbacks };
-    this.dispatcher = new Dispatcher({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
+    this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
     this.transport = options.transport ?? (nodeNetTransport as Transport);
     this.driver = this.transport.driver;

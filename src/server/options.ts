@@ -1,9 +1,9 @@
 import type { Codec } from '../net/codec.js';
-import { InvalidOptionError } from '../net/errors.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import { SeedCodec } from '../net/seed-codec.js';
-import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from './option-checks.js';
+import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 /** The built-in wire formats, by name. */
 export type CodecName = 'seed' | 'length' | 'line';
@@ -51,7 +51,7 @@ export interface ServerOptions {
   keepAlive: boolean;
   /** Seconds before the first keep-alive probe. Default 60. */
   keepAliveInitialDelay: number;
-  /** SO_REUSEPORT (Linux, Node.js >= 22.12). Default false. */
+  /** SO_REUSEPORT, where `REUSE_PORT_SUPPORT` (transport/platform.ts) says it works. Default false. */
   reusePort: boolean;
 }
 

@@ -2,14 +2,14 @@ import type { AddressInfo } from 'node:net';
 import type { CloseReason } from '../callbacks.js';
 import type { Connection } from '../net/connection.js';
 import type { Payload } from '../net/codec.js';
-import { InvalidOptionError, ServerStateError } from '../net/errors.js';
+import { InvalidOptionError, ServerStateError } from '../core/errors.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { ThreadPool, maxPoolSize, type TaskRef } from '../pool/thread-pool.js';
 import { NET_SERVER_OPTION_NAMES, NetServer, resolveNetServerOptions, type NetServerOptions } from './net-server.js';
-import { rejectUnknownOptions, requireInteger, requireModule, requireName, requireOptionsObject } from './option-checks.js';
-import { REPLY_PREFIX_BYTES } from './reply-prefix.js';
+import { rejectUnknownOptions, requireInteger, requireModule, requireName, requireOptionsObject } from '../core/option-checks.js';
+import { REPLY_PREFIX_BYTES } from '../pool/reply-prefix.js';
 
-export { REPLY_PREFIX } from './reply-prefix.js';
+export { REPLY_PREFIX } from '../pool/reply-prefix.js';
 
 /** A message handler exported by a task module: message bytes in, reply (or nothing) out. */
 export type MessageHandler = (message: Uint8Array) => Payload | undefined | void | Promise<Payload | undefined | void>;

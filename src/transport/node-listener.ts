@@ -1,6 +1,6 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { supportsReusePort } from '../net/platform.js';
-import { UnsupportedError } from '../net/errors.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort } from './platform.js';
+import { UnsupportedError } from '../core/errors.js';
 import type { ListenerOptions, TransportListener } from './transport.js';
 
 /** The listener's options (the seed Acceptor's socket options). */
@@ -22,7 +22,7 @@ export class Acceptor implements TransportListener {
     private readonly onError: (error: Error) => void,
   ) {
     if (options.reusePort && !supportsReusePort()) {
-      throw new UnsupportedError(`reusePort needs Linux and Node.js >= 22.12; this is ${process.platform} ${process.version}`);
+      throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`);
     }
     this.server = net.createServer(
       {

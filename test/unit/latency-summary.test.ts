@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as hdr from 'hdr-histogram-js';
-import { summarizeLatency, type LatencySummary } from '../../src/bench/latency.js';
+import { summarizeLatency, type LatencySummary } from '../../src/load/latency.js';
 
 /** A histogram as the load driver builds it, holding `values`. */
 function histogramOf(values: readonly number[]): hdr.Histogram {

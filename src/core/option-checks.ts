@@ -4,7 +4,7 @@
  * right type and range, reported with the type it had. Written once, used by the servers, the
  * group, the client and the pool.
  */
-import { InvalidOptionError, UnknownOptionError } from '../net/errors.js';
+import { InvalidOptionError, UnknownOptionError } from './errors.js';
 
 /**
  * Throws for the first key of `options` that is not in `known`, suggesting the nearest known

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
-import { ConnectionClosedError } from '../net/errors.js';
+import { ConnectionClosedError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
@@ -64,8 +64,8 @@ export interface BenchResult {
 
 /** How long the connection attempt before the load may take. */
 const PROBE_TIMEOUT_MS = 5000;
-/** The code of a connection the server closed without an error: ConnectionClosedError's. */
-const CLOSED = 'ERR_CONNECTION_CLOSED';
+/** The code of a connection the server closed without an error. */
+const CLOSED = ConnectionClosedError.code;
 
 /**
  * Drives a server speaking the seed, length or line protocol and measures it: one request in

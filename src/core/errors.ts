@@ -1,0 +1,244 @@
+/**
+ * Every error the project throws or reports, by area, each with a stable `code` so callers
+ * can branch on it without parsing messages. A class's code is also on the class itself
+ * (`FrameTooLargeError.code`), and docs/errors.md lists every code: when it happens, what is
+ * closed, what to do. A code, once given, keeps its meaning and is never reused.
+ *
+ * Socket errors from Node (ECONNRESET, EPIPE, ...) are passed through unchanged, with Node's code.
+ */
+
+/** The base of every error here: `code` names the error, `name` its class. */
+export class ReactorError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+// --- Options and lifecycle ---------------------------------------------------------------
+
+/** An option has a value the server cannot use. */
+export class InvalidOptionError extends ReactorError {
+  static readonly code = 'ERR_INVALID_OPTION';
+
+  constructor(
+    readonly option: string,
+    /** What is wrong with it, without the option's name. */
+    readonly reason: string,
+  ) {
+    super(InvalidOptionError.code, `invalid option ${option}: ${reason}`);
+  }
+}
+
+/**
+ * An options object has a key no option is called; `suggestion` is the name it is nearest to.
+ * A kind of InvalidOptionError, with its code.
+ */
+export class UnknownOptionError extends InvalidOptionError {
+  constructor(
+    option: string,
+    readonly suggestion: string | undefined,
+  ) {
+    super(option, `unknown option${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`);
+    this.message = `unknown option ${option}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`;
+  }
+}
+
+/** The server was asked to do something in the wrong lifecycle state. */
+export class ServerStateError extends ReactorError {
+  static readonly code = 'ERR_SERVER_STATE';
+
+  constructor(message: string) {
+    super(ServerStateError.code, message);
+  }
+}
+
+/** The running Node.js lacks a feature the options ask for. */
+export class UnsupportedError extends ReactorError {
+  static readonly code = 'ERR_UNSUPPORTED';
+
+  constructor(
+    message: string,
+    /** The option that asked for it, when one did. */
+    readonly option?: string,
+  ) {
+    super(UnsupportedError.code, message);
+  }
+}
+
+// --- Connections and protocol ------------------------------------------------------------
+
+/** An application callback threw or its promise rejected; only its connection is closed. */
+export class HandlerError extends ReactorError {
+  static readonly code = 'ERR_HANDLER_FAILED';
+
+  constructor(
+    readonly callback: string,
+    cause: unknown,
+  ) {
+    super(HandlerError.code, `${callback} handler failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/**
+ * The peer broke the wire format (a frame or line over the limit, a malformed header). The
+ * class of the errors below; a custom codec may throw it with a code of its own.
+ */
+export class ProtocolError extends ReactorError {}
+
+/** A length header announced more than `maxMessageBytes`; nothing was allocated for it. */
+export class FrameTooLargeError extends ProtocolError {
+  static readonly code = 'ERR_FRAME_TOO_LARGE';
+
+  constructor(
+    readonly announced: number,
+    readonly limit: number,
+  ) {
+    super(FrameTooLargeError.code, `frame of ${announced} bytes exceeds maxMessageBytes (${limit})`);
+  }
+}
+
+/** A line grew past `maxMessageBytes` without a newline. */
+export class LineTooLongError extends ProtocolError {
+  static readonly code = 'ERR_LINE_TOO_LONG';
+
+  constructor(readonly limit: number) {
+    super(LineTooLongError.code, `line exceeds maxMessageBytes (${limit}) without a newline`);
+  }
+}
+
+/** The peer does not read: pending output passed `maxPendingOutput`; the connection was closed. */
+export class OutputOverflowError extends ReactorError {
+  static readonly code = 'ERR_OUTPUT_OVERFLOW';
+
+  constructor(
+    readonly pending: number,
+    readonly limit: number,
+  ) {
+    super(OutputOverflowError.code, `${pending} bytes of output pending exceed maxPendingOutput (${limit})`);
+  }
+}
+
+/**
+ * The process is out of file descriptors for new connections: they are refused (reason
+ * `fd-limit`) until descriptors free up. `code` is EMFILE, as accept(2) would say.
+ */
+export class DescriptorLimitError extends ReactorError {
+  static readonly code = 'EMFILE';
+
+  constructor(
+    /** The soft limit on open files. */
+    readonly limit: number,
+    /** Descriptors open when this was reported. */
+    readonly open: number,
+    /** Connections refused since the previous report. */
+    readonly refused: number,
+  ) {
+    super(DescriptorLimitError.code, `out of file descriptors (${open} of ${limit} open): refused ${refused} new connection${refused === 1 ? '' : 's'}; the server keeps accepting as descriptors free up`);
+  }
+}
+
+// --- Thread pool -------------------------------------------------------------------------
+
+/** The thread pool is stopping or stopped: the task was not run (or was cut short by a forced stop). */
+export class PoolStoppedError extends ReactorError {
+  static readonly code = 'ERR_POOL_STOPPED';
+
+  constructor(message = 'pool stopped') {
+    super(PoolStoppedError.code, message);
+  }
+}
+
+/** The thread pool was asked to do something in the wrong lifecycle state. */
+export class PoolStateError extends ReactorError {
+  static readonly code = 'ERR_POOL_STATE';
+
+  constructor(message: string) {
+    super(PoolStateError.code, message);
+  }
+}
+
+/** A pool worker died (uncaught error or process.exit) while running the task; it was replaced. */
+export class WorkerCrashError extends ReactorError {
+  static readonly code = 'ERR_WORKER_CRASHED';
+
+  constructor(cause: unknown) {
+    super(WorkerCrashError.code, `pool worker crashed: ${describe(cause)}`, { cause });
+  }
+}
+
+// --- Reactor group -----------------------------------------------------------------------
+
+/** A sub-reactor failed to start (bad application module, port in use, ...). */
+export class ReactorStartError extends ReactorError {
+  static readonly code = 'ERR_REACTOR_START';
+
+  constructor(
+    index: number,
+    message: string,
+    /** The code of the error that stopped it (EADDRINUSE, ERR_MODULE_NOT_FOUND, ...), when it had one. */
+    readonly causeCode: string | undefined,
+  ) {
+    super(ReactorStartError.code, `sub-reactor ${index} failed to start: ${message}`);
+  }
+}
+
+// --- Client ------------------------------------------------------------------------------
+
+/** A request got no reply in time; the client connection stays usable. */
+export class RequestTimeoutError extends ReactorError {
+  static readonly code = 'ERR_REQUEST_TIMEOUT';
+
+  constructor(readonly timeoutMs: number) {
+    super(RequestTimeoutError.code, `no reply within ${timeoutMs} ms`);
+  }
+}
+
+/** The connection closed (or could not be made) before the reply arrived. */
+export class ConnectionClosedError extends ReactorError {
+  static readonly code = 'ERR_CONNECTION_CLOSED';
+
+  constructor(message = 'connection closed before the reply arrived', options?: { cause?: unknown }) {
+    super(ConnectionClosedError.code, message, options);
+  }
+}
+
+/**
+ * An empty message sent with the seed codec: the server delivers each read as a message, and an
+ * empty write is no read, so it would get no reply.
+ */
+export class EmptyMessageError extends ReactorError {
+  static readonly code = 'ERR_EMPTY_MESSAGE';
+
+  constructor() {
+    super(EmptyMessageError.code, 'an empty message gets no reply with the seed codec (an empty write is no read at the server)');
+  }
+}
+
+// --- Configuration -----------------------------------------------------------------------
+
+/** One problem with a config file, naming the key. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+/** A config file that cannot be used; `problems` names each bad key and why. */
+export class ConfigFileError extends ReactorError {
+  static readonly code = 'ERR_CONFIG_INVALID';
+
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(ConfigFileError.code, `${file}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
+  }
+}

@@ -1,0 +1,15 @@
+/** What the running Node.js can do, for options that depend on it. */
+
+/**
+ * Where `listen({ reusePort })` (SO_REUSEPORT with kernel load balancing) works, in the words
+ * every help text, error message and document uses: Node.js has it from 22.12 on the 22 line
+ * and from 23.1 on, and it only does something on Linux and FreeBSD.
+ */
+export const REUSE_PORT_SUPPORT = 'Linux or FreeBSD, Node.js 22.12+ on 22.x or 23.1+';
+
+/** True where `listen({ reusePort })` works: see {@link REUSE_PORT_SUPPORT}. */
+export function supportsReusePort(version = process.versions.node, platform = process.platform): boolean {
+  if (platform !== 'linux' && platform !== 'freebsd') return false;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
