@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { closedPort, runCli, startCli, type CliResult } from './support.js';
+import { runCli, startCli, type CliResult } from '../helpers/cli-process.js';
+import { closedPort } from './support.js';
 
 /** The fields of `bench --json` these tests read. */
 interface BenchJson {

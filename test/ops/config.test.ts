@@ -11,7 +11,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPLY_PREFIX, connect, maxReactorCount, supportsReusePort } from '../../src/index.js';
-import { runCli, startCli, within, type CliResult } from './support.js';
+import { runCli, startCli, type CliResult } from '../helpers/cli-process.js';
+import { within } from '../helpers/wait.js';
 
 let dir = '';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { ConnectionClosedError, REPLY_PREFIX, connect } from '../../src/index.js';
 import { THROWN_MESSAGE } from './fixtures/throwing-app.js';
-import { parseLogLine, startCli, type LogEntry } from './support.js';
+import { parseLogLine, startCli, type LogEntry } from '../helpers/cli-process.js';
 
 /** pino's numeric levels. */
 const DEBUG = 20;

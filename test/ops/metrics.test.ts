@@ -19,7 +19,9 @@ import {
   type Client,
   type MetricsServer,
 } from '../../src/index.js';
-import { httpGet, metric, parseMetrics, pollUntil, runCli, scrape, series, startCli, total, within, type CliServer, type Sample } from './support.js';
+import { runCli, startCli, type CliServer } from '../helpers/cli-process.js';
+import { httpGet, metric, parseMetrics, scrape, series, total, type Sample } from '../helpers/metrics.js';
+import { waitUntil, within } from '../helpers/wait.js';
 
 const PREFIX_BYTES = Buffer.byteLength(REPLY_PREFIX);
 
@@ -98,7 +100,7 @@ describe('ops: metrics', () => {
       await closeClients(clients);
       clients = [];
       // The server's side of each close lands in another process: poll the gauge, bounded.
-      await pollUntil(async () => metric(await scrape(url), 'reactor_connections', r0) === 0, 5000, 'reactor_connections to drop to 0');
+      await waitUntil(async () => metric(await scrape(url), 'reactor_connections', r0) === 0, 'reactor_connections to drop to 0', 5000, 25);
     } finally {
       for (const client of clients) client.destroy();
       assert.equal((await server.stop()).code, 0);

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, REPLY_PREFIX, type Client } from '../../src/index.js';
 import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from '../reactors/fixtures/fragile-app.js';
-import { httpGet, metric, parseLogLine, pollUntil, scrape, startCli, type LogEntry } from './support.js';
+import { parseLogLine, startCli, type LogEntry } from '../helpers/cli-process.js';
+import { httpGet, metric, scrape } from '../helpers/metrics.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const FRAGILE_APP = fileURLToPath(new URL('../reactors/fixtures/fragile-app.js', import.meta.url));
 
@@ -63,7 +65,7 @@ describe('ops: a reactor that cannot be replaced', () => {
       for (const [i, c] of meanwhile.entries()) assert.equal((await c.request(`meanwhile ${i}`)).toString(), `${REPLY_PREFIX}meanwhile ${i}`);
 
       rmSync(marker);
-      await pollUntil(async () => (await httpGet(healthUrl)).body === 'ok\n', 20_000, '/health to say ok again');
+      await waitUntil(async () => (await httpGet(healthUrl)).body === 'ok\n', '/health to say ok again', 20_000, 25);
       assert.equal(metric(await scrape(url), 'reactor_up', { reactor: String(slot) }), 1);
     } finally {
       for (const c of clients) c.destroy();

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { closedPort, runCli, startCli } from './support.js';
+import { runCli, startCli } from '../helpers/cli-process.js';
+import { closedPort } from './support.js';
 
 /** An option's entry in --help output, its wrapped lines joined: "--flag <arg> description (default: ...)". */
 function helpEntry(help: string, flag: string): string {

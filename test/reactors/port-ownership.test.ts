@@ -9,8 +9,10 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReactorGroup } from '../../src/index.js';
-import { runCli, startCli } from '../ops/support.js';
-import { MODES, THREADS_SKIP, closeAll, connectMany, expectedReply, processExists, withGroup, workerHandleCount } from './helpers.js';
+import { runCli, startCli } from '../helpers/cli-process.js';
+import { processExists } from '../helpers/resources.js';
+import { expectedReply } from '../helpers/seed-client.js';
+import { closeAll, connectMany, MODES, THREADS_SKIP, withGroup, workerHandleCount } from './helpers.js';
 
 const SUBCLASS_APP = new URL('./fixtures/subclass-app.js', import.meta.url);
 const threadsSkip = MODES.find((m) => m.mode === 'threads')?.skip ?? THREADS_SKIP;
