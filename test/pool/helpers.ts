@@ -2,7 +2,7 @@
  * Shared pieces of the pool tests (no tests here; the runner only loads *.test.js).
  */
 import { performance } from 'node:perf_hooks';
-import { PoolStoppedError, type TaskRef } from '../../src/index.js';
+import { PoolStoppedError, ThreadPool, type TaskRef } from '../../src/index.js';
 
 /** The compiled task fixture module. */
 export const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
@@ -44,4 +44,19 @@ export function settleStopped<T>(promise: Promise<T>): Promise<{ ok: true; value
       throw err;
     },
   );
+}
+
+/**
+ * Runs `body` with a started pool (a new one of `sizeOrPool` workers, or the one given, not yet
+ * started) and
+ * always stops the pool afterwards, whatever `body` did.
+ */
+export async function withPool<T>(sizeOrPool: number | ThreadPool, body: (pool: ThreadPool) => Promise<T>): Promise<T> {
+  const pool = typeof sizeOrPool === 'number' ? new ThreadPool(sizeOrPool) : sizeOrPool;
+  pool.start();
+  try {
+    return await body(pool);
+  } finally {
+    await pool.stop();
+  }
 }
