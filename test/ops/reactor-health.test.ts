@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, REPLY_PREFIX, type Client } from '../../src/index.js';
-import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from '../reactors/fixtures/fragile-app.js';
+import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from '../fixtures/fragile-app.js';
 import { parseLogLine, withCli, type LogEntry } from '../helpers/cli-process.js';
 import { httpGet, metric, scrape } from '../helpers/metrics.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const FRAGILE_APP = fileURLToPath(new URL('../reactors/fixtures/fragile-app.js', import.meta.url));
+const FRAGILE_APP = fileURLToPath(new URL('../fixtures/fragile-app.js', import.meta.url));
 
 describe('ops: a reactor that cannot be replaced', () => {
   it('is retried with growing waits, one log line per attempt with its reason; /health and reactor_up show it down; it recovers', { timeout: 60_000 }, async () => {

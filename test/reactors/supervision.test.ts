@@ -13,9 +13,9 @@ import { ReactorGroup, type ReactorExit, type ReactorInfo } from '../../src/inde
 import { SeedClient } from '../helpers/seed-client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { assertEchoes, closeAll, connectMany, identify, MODES } from './helpers.js';
-import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from './fixtures/fragile-app.js';
+import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from '../fixtures/fragile-app.js';
 
-const FRAGILE_APP = new URL('./fixtures/fragile-app.js', import.meta.url);
+const FRAGILE_APP = new URL('../fixtures/fragile-app.js', import.meta.url);
 const TIMEOUT = { timeout: 60_000 };
 const BACKOFF = { initialMs: 100, maxMs: 800 };
 
