@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ReactorServer, type Connection } from '../../src/index.js';
-import { ECHO_PREFIX as PREFIX, SeedClient, expectedReply } from '../helpers/seed-client.js';
+import { ECHO_PREFIX as PREFIX, expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 describe('basic: the default echo application', () => {
   const app = new ReactorServer({ port: 0 });

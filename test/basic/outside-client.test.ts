@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { startCli, type CliServer } from '../helpers/cli-process.js';
 
 const run = promisify(execFile);
 // The fixture is not compiled: it lives in the source tree, two levels up from build/test/basic.
@@ -17,13 +17,13 @@ async function seedClient(port: number, connections: number, hold = false): Prom
 }
 
 describe('a client written in another language, as the seed clients are', { timeout: 120_000 }, () => {
-  let server: ServerProcess;
+  let server: CliServer;
 
   before(async () => {
-    server = await startServerProcess();
+    server = await startCli([]);
   });
   after(async () => {
-    assert.equal(await server.stop(), 0);
+    assert.equal((await server.stop()).code, 0);
   });
 
   it('gets byte-exact replies on 100 connections at once', async () => {

@@ -1,10 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { NetServer } from '../../src/index.js';
 import { createChatServer } from '../../examples/chat-server.js';
+import { spawnNode } from '../helpers/cli-process.js';
 import { SeedClient } from '../helpers/seed-client.js';
 
 const CHAT_SCRIPT = fileURLToPath(new URL('../../examples/chat-server.js', import.meta.url));
@@ -119,20 +118,12 @@ describe('examples: chat server', () => {
     }));
 
   it('runs directly: prints its ready line, chats, and exits 0 on SIGTERM', { timeout: 15_000 }, async () => {
-    const child = spawn(process.execPath, [CHAT_SCRIPT, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const chat = spawnNode([CHAT_SCRIPT, '0']);
     try {
-      const { host, port: childPort } = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-        let stdout = '';
-        child.stdout.setEncoding('utf8').on('data', (text: string) => {
-          stdout += text;
-          const match = /^chat server listening on (\S+):(\d+)\r?\n/m.exec(stdout);
-          if (match !== null) resolve({ host: match[1] as string, port: Number(match[2]) });
-        });
-        void exited.then(([code]) => reject(new Error(`chat server exited with ${code} before it was ready: ${stderr}`)));
-      });
+      const ready = /^chat server listening on (\S+):(\d+)\r?$/.exec(await chat.waitForLine((line) => line.startsWith('chat server listening on')));
+      assert.ok(ready !== null, `unexpected ready line\n${chat.output()}`);
+      const host = ready[1] as string;
+      const childPort = Number(ready[2]);
       assert.equal(host, '127.0.0.1');
       assert.ok(childPort > 0);
       const a = await join(childPort, host);
@@ -140,15 +131,13 @@ describe('examples: chat server', () => {
       assert.equal(await readText(a), `* client ${b.id} joined`);
       b.client.send('over the wire');
       assert.deepEqual(await a.client.readFrame(), relayed(b, 'over the wire'));
-      child.kill('SIGTERM');
-      const [code] = await exited;
-      assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+      const { code } = await chat.stop('SIGTERM');
+      assert.equal(code, 0, `exit code; stderr: ${chat.stderr()}`);
       // The server closed both members on its way out (and told no one about it).
       await Promise.all([a.client.closed, b.client.closed]);
       assert.equal(a.client.queuedFrames + b.client.queuedFrames, 0);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      await chat.stop('SIGKILL');
     }
   });
 });

@@ -3,22 +3,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { ReactorServer } from '../../src/index.js';
-import { EventLog, deferred } from '../unit/support.js';
-import {
-  ConnectionLedger,
-  WireClient,
-  connectionsDrained,
-  expectedReply,
-  fdCount,
-  frameRequest,
-  leakChecked,
-  spawnServer,
-  waitUntil,
-  within,
-  type ChildServer,
-  type Wire,
-  releaseLeftoverSockets,
-} from './support.js';
+import { startCli, type CliServer } from '../helpers/cli-process.js';
+import { connectionsDrained } from '../helpers/connection-ledger.js';
+import { fdCount, leakChecked, releaseLeftoverSockets } from '../helpers/resources.js';
+import { expectedReply } from '../helpers/seed-client.js';
+import { deferred, EventLog, waitUntil, within } from '../helpers/wait.js';
+import { destroySocket } from '../helpers/reply-stream.js';
+import { frameRequest, WireClient, type Wire } from '../helpers/wire-client.js';
+import { faultScenario } from './support.js';
 
 /** /proc/PID/fd is read every this many ms, not every loop turn: the server needs the CPU. */
 const FD_POLL_MS = 10;
@@ -36,17 +28,6 @@ interface StormResult {
   /** Connections the server closed (or refused) while we held them: the shedding under EMFILE. */
   closedByServer: number;
   peakOpen: number;
-}
-
-/**
- * Closes a storm socket: mostly with RST, so no TIME_WAIT piles up on this side. Not a socket
- * that is still connecting (the reset would wait for the connect) nor one already ended: Node
- * cannot reset a socket whose write side is shut down (the server's FIN auto-ends it), and
- * then fails with EINVAL and never closes the handle, leaking the descriptor.
- */
-function closeStormSocket(socket: net.Socket, reset: boolean): void {
-  if (reset && !socket.connecting && !socket.writableEnded && !socket.destroyed) socket.resetAndDestroy();
-  else socket.destroy();
 }
 
 /**
@@ -68,7 +49,7 @@ async function storm(port: number, durationMs: number, maxOpen: number, window =
   const close = (socket: net.Socket, i: number): void => {
     closedByUs.add(socket);
     open.delete(socket);
-    closeStormSocket(socket, i % 10 !== 0);
+    destroySocket(socket, i % 10 !== 0);
   };
   const launch = (): void => {
     // The attempt cap keeps TIME_WAIT entries (the server closes first when it sheds) well
@@ -113,7 +94,7 @@ async function storm(port: number, durationMs: number, maxOpen: number, window =
   let i = 0;
   for (const socket of all) {
     closedByUs.add(socket);
-    closeStormSocket(socket, i++ % 10 !== 0);
+    destroySocket(socket, i++ % 10 !== 0);
   }
   if (all.size === 0) allClosed.resolve();
   await within(allClosed.promise, 10_000, `the storm's ${all.size} sockets to close`);
@@ -145,10 +126,10 @@ async function freshClientsServed(port: number, clients: number, requests: numbe
 describe('faults: connect storm against a server with 512 file descriptors', { timeout: 60_000 }, () => {
   it('survives EMFILE during a 5 s storm and serves 100 fresh clients byte-exact afterwards', { timeout: 45_000 }, async (t) => {
     const FD_LIMIT = 512;
-    let server: ChildServer | undefined;
+    let server: CliServer | undefined;
     await leakChecked(
       async () => {
-        server = await spawnServer(['--codec', 'length', '--log-level', 'fatal', '--idle-timeout', '0'], { fdLimit: FD_LIMIT });
+        server = await startCli(['--host', '127.0.0.1', '--codec', 'length', '--log-level', 'fatal', '--idle-timeout', '0'], { fdLimit: FD_LIMIT });
         const { pid, port } = server;
         const serverBaseline = fdCount(pid);
         let now = 0;
@@ -196,75 +177,60 @@ describe('faults: maxConnections', { timeout: 30_000 }, () => {
     const app = new ReactorServer({ host: '127.0.0.1', port: 0, codec: 'length', maxConnections: 50 });
     const rejected = new EventLog<{ port: number; reason: string }>();
     app.server.setCallbacks({ onConnectionRejected: (peer, reason) => rejected.push({ port: peer.port, reason }) });
-    const ledger = new ConnectionLedger(app.server);
-    const clients: WireClient[] = [];
-    const raw: net.Socket[] = [];
-    await leakChecked(
-      async () => {
-        const { port } = await app.start();
-        const first = await Promise.all(Array.from({ length: 50 }, () => WireClient.connect(port, LENGTH)));
-        clients.push(...first);
-        // Each one answered: each one accepted and counted.
-        await Promise.all(first.map(async (client, i) => assert.deepEqual(await client.request(`member ${i}`), expectedReply(`member ${i}`))));
-        assert.equal(app.server.connectionCount, 50);
+    await faultScenario(app, async ({ port, ledger, connect, onCleanup }) => {
+      const first = await Promise.all(Array.from({ length: 50 }, () => connect(LENGTH)));
+      // Each one answered: each one accepted and counted.
+      await Promise.all(first.map(async (client, i) => assert.deepEqual(await client.request(`member ${i}`), expectedReply(`member ${i}`))));
+      assert.equal(app.server.connectionCount, 50);
 
-        const extra = net.connect({ port, host: '127.0.0.1' });
-        raw.push(extra);
-        const extraError = new Promise<string>((resolve) => {
-          extra.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
-          extra.once('close', () => resolve('closed without error'));
-        });
-        let extraPort = -1;
-        extra.once('connect', () => {
-          extraPort = extra.localPort ?? -1;
-          extra.write(frameRequest(LENGTH, 'let me in'));
-        });
-        let extraBytes = 0;
-        extra.on('data', (chunk: Buffer) => (extraBytes += chunk.length));
-        const rejection = await within(rejected.waitFor(() => true), 1000, 'onConnectionRejected');
-        assert.equal(rejection.reason, 'max-connections');
-        await within(new Promise((resolve) => extra.once('close', resolve)), 1000, 'the 51st connection to be closed at once');
-        // Reset at once, never served.
-        assert.equal(await extraError, 'ECONNRESET');
-        // The rejected peer is the newcomer (its 'connect' may not even have been seen: the reset
-        // can overtake it), never one of the members.
-        if (extraPort !== -1) assert.equal(rejection.port, extraPort);
-        assert.ok(!first.some((client) => client.socket.localPort === rejection.port));
-        assert.equal(extraBytes, 0);
-        assert.equal(app.server.stats.rejected, 1);
-        assert.equal(app.server.connectionCount, 50);
+      const extra = net.connect({ port, host: '127.0.0.1' });
+      onCleanup(() => extra.destroy());
+      const extraError = new Promise<string>((resolve) => {
+        extra.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+        extra.once('close', () => resolve('closed without error'));
+      });
+      let extraPort = -1;
+      extra.once('connect', () => {
+        extraPort = extra.localPort ?? -1;
+        extra.write(frameRequest(LENGTH, 'let me in'));
+      });
+      let extraBytes = 0;
+      extra.on('data', (chunk: Buffer) => (extraBytes += chunk.length));
+      const rejection = await within(rejected.waitFor(() => true), 1000, 'onConnectionRejected');
+      assert.equal(rejection.reason, 'max-connections');
+      await within(new Promise((resolve) => extra.once('close', resolve)), 1000, 'the 51st connection to be closed at once');
+      // Reset at once, never served.
+      assert.equal(await extraError, 'ECONNRESET');
+      // The rejected peer is the newcomer (its 'connect' may not even have been seen: the reset
+      // can overtake it), never one of the members.
+      if (extraPort !== -1) assert.equal(rejection.port, extraPort);
+      assert.ok(!first.some((client) => client.socket.localPort === rejection.port));
+      assert.equal(extraBytes, 0);
+      assert.equal(app.server.stats.rejected, 1);
+      assert.equal(app.server.connectionCount, 50);
 
-        // Ten leave; once the server has closed its side of them, ten newcomers get in.
-        await Promise.all(first.slice(0, 10).map((client) => client.end()));
-        await connectionsDrained(app.server, 40);
-        const newcomers = await Promise.all(Array.from({ length: 10 }, () => WireClient.connect(port, LENGTH)));
-        clients.push(...newcomers);
-        await Promise.all(newcomers.map(async (client, i) => assert.deepEqual(await client.request(`newcomer ${i}`), expectedReply(`newcomer ${i}`))));
-        assert.equal(app.server.stats.rejected, 1);
-        // The members kept their connections all along.
-        await Promise.all(first.slice(10).map(async (client, i) => assert.deepEqual(await client.request(`still ${i}`), expectedReply(`still ${i}`))));
+      // Ten leave; once the server has closed its side of them, ten newcomers get in.
+      await Promise.all(first.slice(0, 10).map((client) => client.end()));
+      await connectionsDrained(app.server, 40);
+      const newcomers = await Promise.all(Array.from({ length: 10 }, () => connect(LENGTH)));
+      await Promise.all(newcomers.map(async (client, i) => assert.deepEqual(await client.request(`newcomer ${i}`), expectedReply(`newcomer ${i}`))));
+      assert.equal(app.server.stats.rejected, 1);
+      // The members kept their connections all along.
+      await Promise.all(first.slice(10).map(async (client, i) => assert.deepEqual(await client.request(`still ${i}`), expectedReply(`still ${i}`))));
 
-        await Promise.all([...first.slice(10), ...newcomers].map((client) => client.end()));
-        await connectionsDrained(app.server);
-        await ledger.settled();
-        ledger.assertClosedExactlyOnce();
-        assert.equal(ledger.accepted, 60);
-      },
-      async () => {
-        for (const client of clients) client.destroy();
-        for (const socket of raw) socket.destroy();
-        await app.stop({ drainTimeout: 0 });
-      },
-    );
+      await Promise.all([...first.slice(10), ...newcomers].map((client) => client.end()));
+      await ledger.assertSettledCleanly();
+      assert.equal(ledger.accepted, 60);
+    });
   });
 
   it('--max-connections 50 on the CLI: the 51st is closed at once, and service resumes when others leave', { timeout: 15_000 }, async () => {
-    let server: ChildServer | undefined;
+    let server: CliServer | undefined;
     const clients: WireClient[] = [];
     const raw: net.Socket[] = [];
     await leakChecked(
       async () => {
-        server = await spawnServer(['--codec', 'length', '--max-connections', '50', '--log-level', 'fatal']);
+        server = await startCli(['--host', '127.0.0.1', '--codec', 'length', '--max-connections', '50', '--log-level', 'fatal']);
         const { port } = server;
         const members = await Promise.all(Array.from({ length: 50 }, () => WireClient.connect(port, LENGTH)));
         clients.push(...members);

@@ -8,12 +8,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { REPLY_PREFIX } from '../../src/index.js';
-import { CLI_PATH, cleanEnv, metric, parseLogLine, pollUntil, scrape } from '../ops/support.js';
+import { parseLogLine, spawnNode, withCli } from '../helpers/cli-process.js';
+import { metric, scrape } from '../helpers/metrics.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const FD_LIMIT = 80;
 const CLIENTS = 150;
@@ -58,47 +58,6 @@ async function closeAll(attempts: readonly Attempt[]): Promise<void> {
   );
 }
 
-/** Runs `argv` under `ulimit -n FD_LIMIT` with every stdout line collected. */
-function underLimit(argv: string[]) {
-  // "$0" "$@" passes node and its arguments through sh without any quoting.
-  const child = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv() });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    lines.push(line);
-    for (const waiter of [...waiters]) waiter();
-  });
-  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
-  /** The first line (seen or to come) that `match` accepts, as the value it returns. */
-  const waitFor = <T>(match: (line: string) => T | undefined, timeoutMs = 10_000): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const check = (): boolean => {
-        for (const line of lines) {
-          const found = match(line);
-          if (found !== undefined) {
-            finish();
-            resolve(found);
-            return true;
-          }
-        }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`no matching line within ${timeoutMs} ms:\n${lines.join('\n')}\nstderr: ${stderr}`));
-      }, timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        waiters.delete(waiter);
-      };
-      const waiter = (): void => void check();
-      if (!check()) waiters.add(waiter);
-    });
-  return { child, lines, waitFor, closed, stderr: () => stderr };
-}
-
 const json = (line: string): Record<string, unknown> | undefined => {
   try {
     const value = JSON.parse(line) as unknown;
@@ -110,81 +69,78 @@ const json = (line: string): Record<string, unknown> | undefined => {
 
 describe(`faults: out of file descriptors (ulimit -n ${FD_LIMIT}, ${CLIENTS} clients)`, () => {
   it('the CLI logs it with the limit and the count open, counts it in reactor_connections_rejected_total{reason="fd-limit"}, serves the open connections, and new ones once descriptors free up', { timeout: 60_000 }, async () => {
-    const server = underLimit([CLI_PATH, 'start', '--port', '0', '--metrics-port', '0', '--idle-timeout', '0']);
-    const held: Attempt[] = [];
-    try {
-      const port = await server.waitFor((line) => /listening on 127\.0\.0\.1:(\d+)/.exec(line)?.[1]).then(Number);
-      const url = await server.waitFor((line) => {
-        const entry = parseLogLine(line);
-        return entry?.msg === 'metrics listening' ? (entry.metrics as string) : undefined;
-      });
+    await withCli(['--metrics-port', '0', '--idle-timeout', '0'], async (server) => {
+      const held: Attempt[] = [];
+      try {
+        assert.equal(server.host, '127.0.0.1');
+        const { port } = server;
+        const url = (await server.waitForLog((entry) => entry.msg === 'metrics listening')).metrics as string;
 
-      const { attempts, served, refused } = await attemptAll(port, CLIENTS, true);
-      held.push(...attempts);
-      assert.ok(served > 20, `only ${served} of ${CLIENTS} were served`);
-      assert.ok(refused > 0, `all ${CLIENTS} were served under a limit of ${FD_LIMIT}: the limit was never reached`);
+        const { attempts, served, refused } = await attemptAll(port, CLIENTS, true);
+        held.push(...attempts);
+        assert.ok(served > 20, `only ${served} of ${CLIENTS} were served`);
+        assert.ok(refused > 0, `all ${CLIENTS} were served under a limit of ${FD_LIMIT}: the limit was never reached`);
 
-      const report = await server.waitFor((line) => {
-        const entry = parseLogLine(line);
-        return entry?.msg.startsWith('out of file descriptors') === true ? entry : undefined;
-      });
-      assert.equal(report.level, 50, 'logged at error');
-      assert.equal(report.code, 'EMFILE');
-      assert.equal(report.limit, FD_LIMIT);
-      assert.ok((report.open as number) > FD_LIMIT - 16 && (report.open as number) <= FD_LIMIT, `open descriptors reported: ${String(report.open)}`);
-      assert.ok((report.refused as number) >= 1);
-      const reports = server.lines.filter((line) => parseLogLine(line)?.msg.startsWith('out of file descriptors') === true);
-      assert.ok(reports.length <= 3, `rate-limited: ${reports.length} report lines`);
+        const report = await server.waitForLog((entry) => entry.msg.startsWith('out of file descriptors'));
+        assert.equal(report.level, 50, 'logged at error');
+        assert.equal(report.code, 'EMFILE');
+        assert.equal(report.limit, FD_LIMIT);
+        assert.ok((report.open as number) > FD_LIMIT - 16 && (report.open as number) <= FD_LIMIT, `open descriptors reported: ${String(report.open)}`);
+        assert.ok((report.refused as number) >= 1);
+        const reports = server.lines().filter((line) => parseLogLine(line)?.msg.startsWith('out of file descriptors') === true);
+        assert.ok(reports.length <= 3, `rate-limited: ${reports.length} report lines`);
 
-      const samples = await scrape(url);
-      assert.equal(metric(samples, 'reactor_connections_rejected_total', { reactor: '0', reason: 'fd-limit' }), refused, 'every refusal is counted');
-      assert.equal(metric(samples, 'reactor_connections', { reactor: '0' }), served);
-      // The connections that got in are still served.
-      const again = await Promise.all(held.filter((a) => !a.socket.destroyed).map((a) => new Promise<boolean>((resolve) => {
-        a.socket.once('data', () => resolve(true));
-        a.socket.once('close', () => resolve(false));
-        a.socket.write('again');
-      })));
-      assert.equal(again.filter(Boolean).length, served);
+        const samples = await scrape(url);
+        assert.equal(metric(samples, 'reactor_connections_rejected_total', { reactor: '0', reason: 'fd-limit' }), refused, 'every refusal is counted');
+        assert.equal(metric(samples, 'reactor_connections', { reactor: '0' }), served);
+        // The connections that got in are still served.
+        const again = await Promise.all(held.filter((a) => !a.socket.destroyed).map((a) => new Promise<boolean>((resolve) => {
+          a.socket.once('data', () => resolve(true));
+          a.socket.once('close', () => resolve(false));
+          a.socket.write('again');
+        })));
+        assert.equal(again.filter(Boolean).length, served);
 
-      await closeAll(held.splice(0));
-      // The server's side of each close happens in its own process: poll its gauge, bounded.
-      await pollUntil(async () => metric(await scrape(url), 'reactor_connections', { reactor: '0' }) === 0, 10_000, 'the server to see every client gone');
-      const after = await attemptAll(port, 20, true);
-      held.push(...after.attempts);
-      assert.equal(after.served, 20, 'service resumes once descriptors are free');
-    } finally {
-      await closeAll(held);
-      server.child.kill('SIGTERM');
-      const [code] = await server.closed;
-      assert.equal(code, 0, server.stderr());
-    }
+        await closeAll(held.splice(0));
+        // The server's side of each close happens in its own process: poll its gauge, bounded.
+        await waitUntil(async () => metric(await scrape(url), 'reactor_connections', { reactor: '0' }) === 0, 'the server to see every client gone', 10_000, 25);
+        const after = await attemptAll(port, 20, true);
+        held.push(...after.attempts);
+        assert.equal(after.served, 20, 'service resumes once descriptors are free');
+      } finally {
+        await closeAll(held);
+      }
+    }, { fdLimit: FD_LIMIT });
   });
 
   it('a NetServer reports it through onListenerError (DescriptorLimitError, code EMFILE) and onConnectionRejected (fd-limit)', { timeout: 60_000 }, async () => {
     const fixture = new URL('./fixtures/descriptor-limit-server.js', import.meta.url).pathname;
-    const server = underLimit([fixture]);
+    const server = spawnNode([fixture], { fdLimit: FD_LIMIT, stdin: 'pipe' });
     const held: Attempt[] = [];
     try {
-      const port = await server.waitFor((line) => (json(line)?.event === 'listening' ? Number(json(line)?.port) : undefined));
+      const port = Number(json(await server.waitForLine((line) => json(line)?.event === 'listening'))?.port);
       const { attempts, served, refused } = await attemptAll(port, CLIENTS, false);
       held.push(...attempts);
       assert.ok(refused > 0 && served > 20, `served ${served}, refused ${refused}`);
-      const error = await server.waitFor((line) => (json(line)?.event === 'listenerError' ? json(line) : undefined));
+      const error = json(await server.waitForLine((line) => json(line)?.event === 'listenerError')) ?? {};
       assert.equal(error.name, 'DescriptorLimitError');
       assert.equal(error.code, 'EMFILE');
       assert.equal(error.limit, FD_LIMIT);
       assert.match(String(error.message), /out of file descriptors \(\d+ of 80 open\)/);
-      server.child.stdin.write('stats\n');
-      const stats = await server.waitFor((line) => (json(line)?.event === 'stats' ? json(line) : undefined));
+      server.child.stdin!.write('stats\n');
+      const stats = json(await server.waitForLine((line) => json(line)?.event === 'stats')) ?? {};
       assert.deepEqual(stats.rejected, { 'fd-limit': refused });
       assert.equal(stats.connections, served);
-      assert.equal(server.lines.filter((line) => json(line)?.event === 'rejected' && json(line)?.reason === 'fd-limit').length, refused);
-    } finally {
+      assert.equal(server.lines().filter((line) => json(line)?.event === 'rejected' && json(line)?.reason === 'fd-limit').length, refused);
+    } catch (err) {
+      // The failure is the report; the fixture is not asked to stop cleanly.
       await closeAll(held);
-      server.child.stdin.end();
-      const [code] = await server.closed;
-      assert.equal(code, 0, server.stderr());
+      await server.stop('SIGKILL');
+      throw err;
     }
+    await closeAll(held);
+    // Its stdin closing is the fixture's cue to stop.
+    server.child.stdin!.end();
+    assert.equal((await server.exited).code, 0, server.stderr());
   });
 });

@@ -2,22 +2,11 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { HandlerError, NetServer, REPLY_PREFIX, ReactorServer, type CloseReason, type Connection } from '../../src/index.js';
-import { EventLog } from '../unit/support.js';
-import {
-  ConnectionLedger,
-  WarningRecorder,
-  WireClient,
-  connectionsDrained,
-  expectedReply,
-  frameRequest,
-  leakChecked,
-  lengthHeader,
-  waitUntil,
-  within,
-  type Wire,
-  type WireCodec,
-  releaseLeftoverSockets,
-} from './support.js';
+import { releaseLeftoverSockets } from '../helpers/resources.js';
+import { expectedReply } from '../helpers/seed-client.js';
+import { EventLog, waitUntil, within } from '../helpers/wait.js';
+import { frameRequest, lengthHeader, type Wire, type WireCodec } from '../helpers/wire-client.js';
+import { faultScenario } from './support.js';
 
 const PREFIX = Buffer.from(REPLY_PREFIX);
 const LENGTH: Wire = { codec: 'length' };
@@ -25,7 +14,6 @@ const LENGTH: Wire = { codec: 'length' };
 describe('faults: a peer that resets mid-frame', { timeout: 20_000 }, () => {
   it('closes that connection once, leaks no error, and keeps serving the others', { timeout: 10_000 }, async () => {
     const app = new ReactorServer({ host: '127.0.0.1', port: 0, codec: 'length' });
-    const ledger = new ConnectionLedger(app.server);
     const closes = new EventLog<{ id: number; reason: CloseReason }>();
     const { onClose } = app.server.callbacks;
     app.server.setCallbacks({
@@ -34,52 +22,38 @@ describe('faults: a peer that resets mid-frame', { timeout: 20_000 }, () => {
         closes.push({ id: conn.id, reason });
       },
     });
-    const warnings = new WarningRecorder();
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    const clients: WireClient[] = [];
-    await leakChecked(
-      async () => {
-        const { port } = await app.start();
-        const bystander = await WireClient.connect(port, LENGTH);
-        clients.push(bystander);
-        assert.deepEqual(await bystander.request('before'), expectedReply('before'));
+    await faultScenario(app, async ({ ledger, warnings, connect, onCleanup }) => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      onCleanup(() => void process.off('unhandledRejection', onUnhandled));
+      const bystander = await connect(LENGTH);
+      assert.deepEqual(await bystander.request('before'), expectedReply('before'));
 
-        for (let round = 0; round < 10; round++) {
-          const resetter = await WireClient.connect(port, LENGTH);
-          clients.push(resetter);
-          assert.deepEqual(await resetter.request(`whole ${round}`), expectedReply(`whole ${round}`));
-          const conn = resetter.connectionOn(app.server);
-          assert.ok(conn !== undefined);
-          // Half a frame: the header announces 1000 bytes, 500 follow.
-          resetter.socket.write(Buffer.concat([lengthHeader(1000), Buffer.alloc(500, round)]));
-          // The server has read the half frame and holds it.
-          await waitUntil(() => conn.pendingInputBytes === 504, () => `server holds ${conn.pendingInputBytes} bytes`, 2000);
-          resetter.destroy(true);
-          const close = await within(closes.waitFor((e) => e.id === conn.id), 2000, 'onClose after the reset');
-          assert.ok(close.reason === 'error' || close.reason === 'peer-closed', `closed for ${close.reason}`);
-          await resetter.closed;
-          // Interleaved with the resets, the bystander keeps being served.
-          assert.deepEqual(await bystander.request(`between ${round}`), expectedReply(`between ${round}`));
-        }
+      for (let round = 0; round < 10; round++) {
+        const resetter = await connect(LENGTH);
+        assert.deepEqual(await resetter.request(`whole ${round}`), expectedReply(`whole ${round}`));
+        const conn = resetter.connectionOn(app.server);
+        assert.ok(conn !== undefined);
+        // Half a frame: the header announces 1000 bytes, 500 follow.
+        resetter.socket.write(Buffer.concat([lengthHeader(1000), Buffer.alloc(500, round)]));
+        // The server has read the half frame and holds it.
+        await waitUntil(() => conn.pendingInputBytes === 504, () => `server holds ${conn.pendingInputBytes} bytes`, 2000);
+        resetter.destroy(true);
+        const close = await within(closes.waitFor((e) => e.id === conn.id), 2000, 'onClose after the reset');
+        assert.ok(close.reason === 'error' || close.reason === 'peer-closed', `closed for ${close.reason}`);
+        await resetter.closed;
+        // Interleaved with the resets, the bystander keeps being served.
+        assert.deepEqual(await bystander.request(`between ${round}`), expectedReply(`between ${round}`));
+      }
 
-        assert.equal((await bystander.end()).hadError, false);
-        await connectionsDrained(app.server);
-        await ledger.settled();
-        ledger.assertClosedExactlyOnce();
-        ledger.assertOnlyPeerErrors();
-        assert.equal(ledger.accepted, 11);
-        assert.deepEqual(warnings.warnings.map(String), []);
-        assert.deepEqual(unhandled.map(String), []);
-      },
-      async () => {
-        for (const client of clients) client.destroy();
-        await app.stop({ drainTimeout: 0 });
-        warnings.dispose();
-        process.off('unhandledRejection', onUnhandled);
-      },
-    );
+      assert.equal((await bystander.end()).hadError, false);
+      await ledger.assertSettledCleanly();
+      ledger.assertOnlyPeerErrors();
+      assert.equal(ledger.accepted, 11);
+      assert.deepEqual(warnings.warnings.map(String), []);
+      assert.deepEqual(unhandled.map(String), []);
+    });
   });
 });
 
@@ -100,60 +74,48 @@ describe('faults: a peer that half-closes after sending', { timeout: 20_000 }, (
     const size = messages.reduce((n, m) => n + m.length, 0);
     it(`gets every reply, then a clean close (${codec} codec, ${messages.length} message(s), ${size} bytes)`, { timeout: 10_000 }, async () => {
       const app = new ReactorServer({ host: '127.0.0.1', port: 0, codec, maxMessageBytes: 16 * 1024 * 1024, maxPendingOutput: 64 * 1024 * 1024 });
-      const ledger = new ConnectionLedger(app.server);
-      const clients: WireClient[] = [];
-      await leakChecked(
-        async () => {
-          const { port } = await app.start();
-          for (let round = 0; round < 2; round++) {
-            const client = await WireClient.connect(port, { codec });
-            clients.push(client);
-            // Framed codecs reply once a message is complete, so the server reads through to the
-            // FIN even when we do not read: hold off reading until it has seen the FIN. (The seed
-            // codec replies to every chunk as it comes: not reading would stop the server
-            // reading too, before the FIN, exactly as backpressure should.)
-            const holdReplies = codec !== 'seed';
-            if (holdReplies) client.socket.pause();
-            let conn: Connection | undefined;
-            await waitUntil(() => (conn = client.connectionOn(app.server)) !== undefined, () => 'connection not registered', 2000);
-            for (const message of messages) client.send(message);
-            // FIN right behind the requests.
-            client.socket.end();
-            if (holdReplies) {
-              await waitUntil(() => conn?.state !== 'open', () => `the server has not seen the FIN (${conn?.pendingInputBytes} bytes of input held)`, 3000);
-              client.socket.resume();
-            }
-            if (codec === 'seed') {
-              // One reply per chunk the server read, each "[Server Reply]: " + that chunk.
-              const parts: Buffer[] = [];
-              for (let got = 0; got < size; ) {
-                const reply = await within(client.read(), 3000, `seed reply after ${got} of ${size} bytes (round ${round})`);
-                assert.ok(reply.subarray(0, PREFIX.length).equals(PREFIX), 'a seed reply lacks the prefix');
-                parts.push(reply.subarray(PREFIX.length));
-                got += reply.length - PREFIX.length;
-              }
-              assert.ok(Buffer.concat(parts).equals(Buffer.concat(messages)), 'the reassembled seed replies differ from the request');
-            } else {
-              for (const message of messages) {
-                const reply = await within(client.read(), 3000, `reply to a ${message.length}-byte message (${codec}, round ${round})`);
-                assert.ok(reply.equals(expectedReply(message)), `reply to a ${message.length}-byte message differs`);
-              }
-              assert.equal(client.received, messages.length);
-            }
-            const closed = await within(client.closed, 3000, 'the server to close after the replies');
-            assert.deepEqual(closed, { hadError: false, sawEnd: true, error: null });
+      await faultScenario(app, async ({ ledger, connect }) => {
+        for (let round = 0; round < 2; round++) {
+          const client = await connect({ codec });
+          // Framed codecs reply once a message is complete, so the server reads through to the
+          // FIN even when we do not read: hold off reading until it has seen the FIN. (The seed
+          // codec replies to every chunk as it comes: not reading would stop the server
+          // reading too, before the FIN, exactly as backpressure should.)
+          const holdReplies = codec !== 'seed';
+          if (holdReplies) client.socket.pause();
+          let conn: Connection | undefined;
+          await waitUntil(() => (conn = client.connectionOn(app.server)) !== undefined, () => 'connection not registered', 2000);
+          for (const message of messages) client.send(message);
+          // FIN right behind the requests.
+          client.socket.end();
+          if (holdReplies) {
+            await waitUntil(() => conn?.state !== 'open', () => `the server has not seen the FIN (${conn?.pendingInputBytes} bytes of input held)`, 3000);
+            client.socket.resume();
           }
-          await connectionsDrained(app.server);
-          await ledger.settled();
-          ledger.assertClosedExactlyOnce();
-          assert.deepEqual([...ledger.reasons], [['peer-closed', 2]]);
-          assert.deepEqual(ledger.errors.map(String), []);
-        },
-        async () => {
-          for (const client of clients) client.destroy();
-          await app.stop({ drainTimeout: 0 });
-        },
-      );
+          if (codec === 'seed') {
+            // One reply per chunk the server read, each "[Server Reply]: " + that chunk.
+            const parts: Buffer[] = [];
+            for (let got = 0; got < size; ) {
+              const reply = await within(client.read(), 3000, `seed reply after ${got} of ${size} bytes (round ${round})`);
+              assert.ok(reply.subarray(0, PREFIX.length).equals(PREFIX), 'a seed reply lacks the prefix');
+              parts.push(reply.subarray(PREFIX.length));
+              got += reply.length - PREFIX.length;
+            }
+            assert.ok(Buffer.concat(parts).equals(Buffer.concat(messages)), 'the reassembled seed replies differ from the request');
+          } else {
+            for (const message of messages) {
+              const reply = await within(client.read(), 3000, `reply to a ${message.length}-byte message (${codec}, round ${round})`);
+              assert.ok(reply.equals(expectedReply(message)), `reply to a ${message.length}-byte message differs`);
+            }
+            assert.equal(client.received, messages.length);
+          }
+          const closed = await within(client.closed, 3000, 'the server to close after the replies');
+          assert.deepEqual(closed, { hadError: false, sawEnd: true, error: null });
+        }
+        await ledger.assertSettledCleanly();
+        assert.deepEqual([...ledger.reasons], [['peer-closed', 2]]);
+        assert.deepEqual(ledger.errors.map(String), []);
+      });
     });
   }
 });
@@ -187,72 +149,57 @@ describe('faults: a handler that throws', { timeout: 20_000 }, () => {
           onClose: (conn, reason) => log.push({ kind: 'close', id: conn.id, reason }),
         },
       });
-      const ledger = new ConnectionLedger(server);
-      const warnings = new WarningRecorder();
-      const clients: WireClient[] = [];
-      await leakChecked(
-        async () => {
-          const { port } = await server.start();
-          const bystanders = await Promise.all(Array.from({ length: 4 }, () => WireClient.connect(port, LENGTH)));
-          clients.push(...bystanders);
-          let serving = true;
-          const served = bystanders.map(() => 0);
-          // The bystanders do round trips, sync and async, all through the throwing.
-          const traffic = Promise.all(
-            bystanders.map(async (client, b) => {
-              let n = 0;
-              while (serving || n < 5) {
-                const message = n % 2 === 0 ? `bystander ${b} #${n}` : `async bystander ${b} #${n}`;
-                assert.deepEqual(await client.request(message), expectedReply(message));
-                served[b] = ++n;
-              }
-              return n;
-            }),
-          );
+      await faultScenario(server, async ({ ledger, warnings, connect }) => {
+        const bystanders = await Promise.all(Array.from({ length: 4 }, () => connect(LENGTH)));
+        let serving = true;
+        const served = bystanders.map(() => 0);
+        // The bystanders do round trips, sync and async, all through the throwing.
+        const traffic = Promise.all(
+          bystanders.map(async (client, b) => {
+            let n = 0;
+            while (serving || n < 5) {
+              const message = n % 2 === 0 ? `bystander ${b} #${n}` : `async bystander ${b} #${n}`;
+              assert.deepEqual(await client.request(message), expectedReply(message));
+              served[b] = ++n;
+            }
+            return n;
+          }),
+        );
 
-          for (let round = 0; round < 5; round++) {
-            const thrower = await WireClient.connect(port, LENGTH);
-            clients.push(thrower);
-            assert.deepEqual(await thrower.request('fine so far'), expectedReply('fine so far'));
-            const conn = thrower.connectionOn(server);
-            assert.ok(conn !== undefined);
-            // The throwing message, and one behind it in the same write. After a sync throw it must
-            // not be answered; after an async one it was legitimately answered before the rejection.
-            thrower.socket.write(Buffer.concat([frameRequest(LENGTH, `throw ${mode}`), frameRequest(LENGTH, 'behind the throw')]));
-            const failure = await within(log.waitFor((e) => e.kind === 'error' && e.id === conn.id), 2000, 'onError for the throw');
-            assert.equal(failure.kind, 'error');
-            if (failure.kind !== 'error') return;
-            assert.ok(failure.error instanceof HandlerError, `got ${String(failure.error)}`);
-            assert.equal(failure.error.code, 'ERR_HANDLER_FAILED');
-            assert.equal(failure.error.callback, 'onMessage');
-            assert.equal((failure.error.cause as Error).message, `${mode} boom`);
-            const close = await within(log.waitFor((e) => e.kind === 'close' && e.id === conn.id), 2000, 'onClose for the throw');
-            assert.equal(close.kind === 'close' && close.reason, 'error');
-            await within(thrower.closed, 2000, 'the thrower to see the close');
-            assert.equal(thrower.received, mode === 'sync' ? 1 : 2);
-          }
-          // Served while the throws happened, not only after them.
-          const servedDuringThrows = [...served];
-          serving = false;
-          for (const n of servedDuringThrows) assert.ok(n >= 1, `a bystander was not served during the throws: ${servedDuringThrows.join(', ')}`);
-          const rounds = await within(traffic, 5000, 'the bystanders to finish');
-          for (const n of rounds) assert.ok(n >= 5);
-          // Only the throwers were closed: every bystander is still open and served.
-          assert.equal(server.connectionCount, bystanders.length);
-          for (const client of bystanders) assert.deepEqual(await client.end(), { hadError: false, sawEnd: true, error: null });
-          await connectionsDrained(server);
-          await ledger.settled();
-          ledger.assertClosedExactlyOnce();
-          assert.equal(ledger.errors.length, 5);
-          assert.ok(ledger.errors.every((e) => e instanceof HandlerError));
-          assert.deepEqual(warnings.warnings.map(String), []);
-        },
-        async () => {
-          for (const client of clients) client.destroy();
-          await server.stop({ drainTimeout: 0 });
-          warnings.dispose();
-        },
-      );
+        for (let round = 0; round < 5; round++) {
+          const thrower = await connect(LENGTH);
+          assert.deepEqual(await thrower.request('fine so far'), expectedReply('fine so far'));
+          const conn = thrower.connectionOn(server);
+          assert.ok(conn !== undefined);
+          // The throwing message, and one behind it in the same write. After a sync throw it must
+          // not be answered; after an async one it was legitimately answered before the rejection.
+          thrower.socket.write(Buffer.concat([frameRequest(LENGTH, `throw ${mode}`), frameRequest(LENGTH, 'behind the throw')]));
+          const failure = await within(log.waitFor((e) => e.kind === 'error' && e.id === conn.id), 2000, 'onError for the throw');
+          assert.equal(failure.kind, 'error');
+          if (failure.kind !== 'error') return;
+          assert.ok(failure.error instanceof HandlerError, `got ${String(failure.error)}`);
+          assert.equal(failure.error.code, 'ERR_HANDLER_FAILED');
+          assert.equal(failure.error.callback, 'onMessage');
+          assert.equal((failure.error.cause as Error).message, `${mode} boom`);
+          const close = await within(log.waitFor((e) => e.kind === 'close' && e.id === conn.id), 2000, 'onClose for the throw');
+          assert.equal(close.kind === 'close' && close.reason, 'error');
+          await within(thrower.closed, 2000, 'the thrower to see the close');
+          assert.equal(thrower.received, mode === 'sync' ? 1 : 2);
+        }
+        // Served while the throws happened, not only after them.
+        const servedDuringThrows = [...served];
+        serving = false;
+        for (const n of servedDuringThrows) assert.ok(n >= 1, `a bystander was not served during the throws: ${servedDuringThrows.join(', ')}`);
+        const rounds = await within(traffic, 5000, 'the bystanders to finish');
+        for (const n of rounds) assert.ok(n >= 5);
+        // Only the throwers were closed: every bystander is still open and served.
+        assert.equal(server.connectionCount, bystanders.length);
+        for (const client of bystanders) assert.deepEqual(await client.end(), { hadError: false, sawEnd: true, error: null });
+        await ledger.assertSettledCleanly();
+        assert.equal(ledger.errors.length, 5);
+        assert.ok(ledger.errors.every((e) => e instanceof HandlerError));
+        assert.deepEqual(warnings.warnings.map(String), []);
+      });
     });
   }
 });

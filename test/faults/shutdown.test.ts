@@ -4,21 +4,12 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NetServer, REPLY_PREFIX, type CloseReason, type Connection } from '../../src/index.js';
-import { EventLog, deferred } from '../unit/support.js';
-import {
-  ConnectionLedger,
-  MiB,
-  WireClient,
-  connectionsDrained,
-  expectedReply,
-  leakChecked,
-  spawnServer,
-  waitUntil,
-  within,
-  type ChildServer,
-  type Wire,
-  releaseLeftoverSockets,
-} from './support.js';
+import { startCli, type CliServer } from '../helpers/cli-process.js';
+import { leakChecked, releaseLeftoverSockets } from '../helpers/resources.js';
+import { expectedReply } from '../helpers/seed-client.js';
+import { deferred, EventLog, waitUntil, within } from '../helpers/wait.js';
+import { WireClient, type Wire } from '../helpers/wire-client.js';
+import { faultScenario, MiB } from './support.js';
 
 const PREFIX = Buffer.from(REPLY_PREFIX);
 const LENGTH: Wire = { codec: 'length' };
@@ -30,13 +21,13 @@ describe('faults: shutdown with work in flight', { timeout: 40_000 }, () => {
     // so replies really are pending in the server, and requests unread, when the signal comes.
     const REQUESTS = 512;
     const SIZE = 16 * 1024;
-    let server: ChildServer | undefined;
+    let server: CliServer | undefined;
     const clients: WireClient[] = [];
     await leakChecked(
       async () => {
         // A low high-water mark: the server stops reading these slow readers early, so requests
         // are still unread in the kernel, and replies pending, when the signal comes.
-        server = await spawnServer(['--codec', 'length', '--drain-timeout', '10', '--high-water-mark', '64K', '--low-water-mark', '16K']);
+        server = await startCli(['--host', '127.0.0.1', '--codec', 'length', '--drain-timeout', '10', '--high-water-mark', '64K', '--low-water-mark', '16K']);
         const child = server;
         const quarter = deferred();
         let repliesSoFar = 0;
@@ -108,38 +99,28 @@ describe('faults: shutdown with work in flight', { timeout: 40_000 }, () => {
         onClose: (conn, reason) => closes.push({ id: conn.id, reason, at: performance.now() }),
       },
     });
-    const ledger = new ConnectionLedger(server);
-    const clients: WireClient[] = [];
-    await leakChecked(
-      async () => {
-        const { port } = await server.start();
-        const stuck = await WireClient.connect(port, LENGTH);
-        clients.push(stuck);
-        stuck.socket.pause(); // never reads
-        stuck.send('give me a lot');
-        await waitUntil(() => stuck.connectionOn(server) !== undefined && server.stats.messagesIn === 1, () => 'request not read yet', 2000);
-        const conn = stuck.connectionOn(server) as Connection;
-        assert.ok(conn.pendingOutputBytes > 1 * MiB, `only ${conn.pendingOutputBytes} bytes pending`);
+    await faultScenario(server, async ({ ledger, connect }) => {
+      const stuck = await connect(LENGTH);
+      stuck.socket.pause(); // never reads
+      stuck.send('give me a lot');
+      await waitUntil(() => stuck.connectionOn(server) !== undefined && server.stats.messagesIn === 1, () => 'request not read yet', 2000);
+      const conn = stuck.connectionOn(server) as Connection;
+      assert.ok(conn.pendingOutputBytes > 1 * MiB, `only ${conn.pendingOutputBytes} bytes pending`);
 
-        const startedAt = performance.now();
-        await within(server.stop({ drainTimeout: 0.5 }), 2000, 'stop() with a 0.5 s drain');
-        const stoppedAt = performance.now();
-        const close = await closes.waitFor((e) => e.id === conn.id);
-        assert.equal(close.reason, 'server-stop');
-        // Held open for the whole drain window (it never became quiescent), closed at its end.
-        assert.ok(close.at - startedAt >= 450, `closed ${(close.at - startedAt).toFixed(0)} ms into a 500 ms drain`);
-        assert.ok(stoppedAt - startedAt < 1000, `stop() took ${(stoppedAt - startedAt).toFixed(0)} ms`);
-        assert.equal(server.connectionCount, 0);
-        assert.equal(server.state, 'stopped');
-        stuck.destroy();
-        await stuck.closed;
-        ledger.assertClosedExactlyOnce();
-      },
-      async () => {
-        for (const client of clients) client.destroy();
-        await server.stop({ drainTimeout: 0 });
-      },
-    );
+      const startedAt = performance.now();
+      await within(server.stop({ drainTimeout: 0.5 }), 2000, 'stop() with a 0.5 s drain');
+      const stoppedAt = performance.now();
+      const close = await closes.waitFor((e) => e.id === conn.id);
+      assert.equal(close.reason, 'server-stop');
+      // Held open for the whole drain window (it never became quiescent), closed at its end.
+      assert.ok(close.at - startedAt >= 450, `closed ${(close.at - startedAt).toFixed(0)} ms into a 500 ms drain`);
+      assert.ok(stoppedAt - startedAt < 1000, `stop() took ${(stoppedAt - startedAt).toFixed(0)} ms`);
+      assert.equal(server.connectionCount, 0);
+      assert.equal(server.state, 'stopped');
+      stuck.destroy();
+      await stuck.closed;
+      await ledger.assertSettledCleanly();
+    });
   });
 
   it('stop() closes idle connections promptly and lets a request in flight on an async handler finish first', { timeout: 10_000 }, async () => {
@@ -162,61 +143,50 @@ describe('faults: shutdown with work in flight', { timeout: 40_000 }, () => {
         onClose: (conn, reason) => closes.push({ id: conn.id, reason, at: performance.now() }),
       },
     });
-    const ledger = new ConnectionLedger(server);
-    const clients: WireClient[] = [];
-    await leakChecked(
-      async () => {
-        const { port } = await server.start();
-        const idle = await Promise.all(Array.from({ length: 5 }, () => WireClient.connect(port, LENGTH)));
-        clients.push(...idle);
-        for (const [i, client] of idle.entries()) assert.deepEqual(await client.request(`idle ${i}`), expectedReply(`idle ${i}`));
-        const busy = await WireClient.connect(port, LENGTH);
-        clients.push(busy);
-        busy.send('slow');
-        const busyId = await started.waitFor(() => true);
+    await faultScenario(server, async ({ port, ledger, connect, onCleanup }) => {
+      // A failed body must not leave the slow handler waiting for ever.
+      onCleanup(() => release.resolve());
+      const idle = await Promise.all(Array.from({ length: 5 }, () => connect(LENGTH)));
+      for (const [i, client] of idle.entries()) assert.deepEqual(await client.request(`idle ${i}`), expectedReply(`idle ${i}`));
+      const busy = await connect(LENGTH);
+      busy.send('slow');
+      const busyId = await started.waitFor(() => true);
 
-        const startedAt = performance.now();
-        const stopping = server.stop();
-        // The idle ones go as soon as the drain sees them quiet, far from the 10 s deadline.
-        const idleIds = idle.map((client) => (client.connectionOn(server) as Connection).id);
-        const idleCloses = await within(Promise.all(idleIds.map((id) => closes.waitFor((e) => e.id === id))), 2000, 'the idle connections to close');
-        for (const close of idleCloses) {
-          assert.equal(close.reason, 'server-stop');
-          assert.ok(close.at - startedAt < 1000, `an idle connection took ${(close.at - startedAt).toFixed(0)} ms to close`);
-        }
-        for (const client of idle) assert.deepEqual(await client.closed, { hadError: false, sawEnd: true, error: null });
+      const startedAt = performance.now();
+      const stopping = server.stop();
+      // The idle ones go as soon as the drain sees them quiet, far from the 10 s deadline.
+      const idleIds = idle.map((client) => (client.connectionOn(server) as Connection).id);
+      const idleCloses = await within(Promise.all(idleIds.map((id) => closes.waitFor((e) => e.id === id))), 2000, 'the idle connections to close');
+      for (const close of idleCloses) {
+        assert.equal(close.reason, 'server-stop');
+        assert.ok(close.at - startedAt < 1000, `an idle connection took ${(close.at - startedAt).toFixed(0)} ms to close`);
+      }
+      for (const client of idle) assert.deepEqual(await client.closed, { hadError: false, sawEnd: true, error: null });
 
-        // Meanwhile the listener is closed: nobody new gets in.
-        const late = net.connect({ port, host: '127.0.0.1' });
-        const refused = await new Promise<string>((resolve) => {
-          late.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
-          late.once('connect', () => resolve('connected'));
-        });
-        late.destroy();
-        assert.equal(refused, 'ECONNREFUSED');
+      // Meanwhile the listener is closed: nobody new gets in.
+      const late = net.connect({ port, host: '127.0.0.1' });
+      const refused = await new Promise<string>((resolve) => {
+        late.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+        late.once('connect', () => resolve('connected'));
+      });
+      late.destroy();
+      assert.equal(refused, 'ECONNREFUSED');
 
-        // The drain has swept several times by now (it closed the idle ones); the busy one is
-        // still open, its handler in flight. Let it finish: the reply comes, then the close.
-        const busyConn = busy.connectionOn(server);
-        assert.ok(busyConn !== undefined && busyConn.isOpen, 'the connection with a request in flight was closed');
-        assert.equal(busyConn.inFlightWork, 1);
-        assert.equal(busyConn.id, busyId);
-        release.resolve();
-        assert.deepEqual(await within(busy.read(), 2000, 'the in-flight reply'), expectedReply('slow'));
-        assert.deepEqual(await within(busy.closed, 2000, 'the close after the reply'), { hadError: false, sawEnd: true, error: null });
-        assert.equal((await closes.waitFor((e) => e.id === busyId)).reason, 'server-stop');
-        await within(stopping, 2000, 'stop() to resolve');
-        assert.ok(performance.now() - startedAt < 3000);
-        await connectionsDrained(server);
-        ledger.assertClosedExactlyOnce();
-        assert.deepEqual(ledger.errors.map(String), []);
-      },
-      async () => {
-        release.resolve();
-        for (const client of clients) client.destroy();
-        await server.stop({ drainTimeout: 0 });
-      },
-    );
+      // The drain has swept several times by now (it closed the idle ones); the busy one is
+      // still open, its handler in flight. Let it finish: the reply comes, then the close.
+      const busyConn = busy.connectionOn(server);
+      assert.ok(busyConn !== undefined && busyConn.isOpen, 'the connection with a request in flight was closed');
+      assert.equal(busyConn.inFlightWork, 1);
+      assert.equal(busyConn.id, busyId);
+      release.resolve();
+      assert.deepEqual(await within(busy.read(), 2000, 'the in-flight reply'), expectedReply('slow'));
+      assert.deepEqual(await within(busy.closed, 2000, 'the close after the reply'), { hadError: false, sawEnd: true, error: null });
+      assert.equal((await closes.waitFor((e) => e.id === busyId)).reason, 'server-stop');
+      await within(stopping, 2000, 'stop() to resolve');
+      assert.ok(performance.now() - startedAt < 3000);
+      await ledger.assertSettledCleanly();
+      assert.deepEqual(ledger.errors.map(String), []);
+    });
   });
 });
 

@@ -1,6 +1,12 @@
+/**
+ * The seed-protocol client and what the default echo answers. No tests here and no side
+ * effects on import: `node --test build/test/` also loads this module.
+ */
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { REPLY_PREFIX } from '../../src/index.js';
+import { ReplyStream, destroySocket } from './reply-stream.js';
 
 /** What the default echo puts in front of every reply. */
 export const ECHO_PREFIX = Buffer.from(REPLY_PREFIX);
@@ -19,25 +25,12 @@ export class SeedClient {
   readonly socket: net.Socket;
   /** Resolves when the socket has closed, with whether it closed on an error. */
   readonly closed: Promise<boolean>;
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly frames: Buffer[] = [];
-  private readonly waiters: { resolve: (frame: Buffer) => void; reject: (err: Error) => void }[] = [];
-  private ended = false;
-  private error: Error | null = null;
+  private readonly replies: ReplyStream;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => {
-      this.error = err;
-    });
-    this.closed = new Promise((resolve) => {
-      socket.once('close', (hadError) => {
-        this.ended = true;
-        for (const waiter of this.waiters.splice(0)) waiter.reject(this.error ?? new Error('connection closed before a frame arrived'));
-        resolve(hadError);
-      });
-    });
+    this.replies = new ReplyStream(socket, { codec: 'seed' });
+    this.closed = this.replies.closed.then(({ hadError }) => hadError);
   }
 
   static async connect(port: number, host = '127.0.0.1', options: Partial<net.TcpSocketConnectOpts> = {}): Promise<SeedClient> {
@@ -52,10 +45,7 @@ export class SeedClient {
 
   /** The next frame's body; rejects if the connection closes first. */
   readFrame(): Promise<Buffer> {
-    const frame = this.frames.shift();
-    if (frame !== undefined) return Promise.resolve(frame);
-    if (this.ended) return Promise.reject(this.error ?? new Error('connection closed before a frame arrived'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return this.replies.read();
   }
 
   /** Sends `data` and returns the next frame. */
@@ -83,7 +73,7 @@ export class SeedClient {
 
   /** Frames received but not yet read. */
   get queuedFrames(): number {
-    return this.frames.length;
+    return this.replies.queued;
   }
 
   /** Half-closes (FIN) and waits for the server to close too. */
@@ -94,20 +84,22 @@ export class SeedClient {
 
   /** Closes at once. With `reset`, sends RST instead of FIN (SO_LINGER 0). */
   destroy(reset = false): void {
-    if (reset) this.socket.resetAndDestroy();
-    else this.socket.destroy();
+    destroySocket(this.socket, reset);
   }
+}
 
-  private onData(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 4) {
-      const length = this.pending.readUInt32LE(0);
-      if (this.pending.length < 4 + length) break;
-      const frame = this.pending.subarray(4, 4 + length);
-      this.pending = this.pending.subarray(4 + length);
-      const waiter = this.waiters.shift();
-      if (waiter !== undefined) waiter.resolve(frame);
-      else this.frames.push(frame);
+/** A fresh client gets its exact reply, then closes cleanly. */
+export async function assertServesFreshClient(port: number, label: string): Promise<void> {
+  const client = await SeedClient.connect(port);
+  try {
+    const message = Buffer.from(`fresh client after ${label}`);
+    const reply = await client.request(message);
+    // By hand rather than deepEqual: a mismatch shows both as text, not two buffer dumps.
+    if (!reply.equals(expectedReply(message))) {
+      assert.fail(`fresh client after ${label}: expected ${JSON.stringify(expectedReply(message).toString('latin1'))}, got ${JSON.stringify(reply.toString('latin1'))}`);
     }
+    await client.end();
+  } finally {
+    client.destroy();
   }
 }

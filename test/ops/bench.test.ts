@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { closedPort, runCli, startCli, type CliResult } from './support.js';
+import { runCli, withCli, type CliResult } from '../helpers/cli-process.js';
+import { closedPort } from './support.js';
 
 /** The fields of `bench --json` these tests read. */
 interface BenchJson {
@@ -51,8 +52,7 @@ async function rawServer(onRequest: (socket: net.Socket, n: number) => void): Pr
 
 describe('ops: bench command', () => {
   it('bench --codec length --byte-order big measures a big-endian server with every reply verified, in each mode', { timeout: 40_000 }, async () => {
-    const server = await startCli(['--codec', 'length', '--byte-order', 'big']);
-    try {
+    await withCli(['--codec', 'length', '--byte-order', 'big'], async (server) => {
       const wire = ['-p', String(server.port), '--codec', 'length', '--byte-order', 'big', '-d', '0.5', '--json'];
       for (const mode of ['pingpong', 'connect', 'hold']) {
         const result = await runCli(['bench', '-m', mode, '-c', '4', '-s', '100', ...wire]);
@@ -70,9 +70,7 @@ describe('ops: bench command', () => {
       const r = json(little);
       assert.equal(r.replies, 0);
       assert.ok(r.errors > 0);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('-s 0 and -c 0 are refused up front, stating the bound, before anything runs', { timeout: 20_000 }, async () => {
@@ -143,17 +141,14 @@ describe('ops: bench command', () => {
   });
 
   it('a reply over --max-message-bytes fails its connection, counted as ERR_FRAME_TOO_LARGE', { timeout: 20_000 }, async () => {
-    const server = await startCli([]);
-    try {
+    await withCli([], async (server) => {
       // 16 + 16 bytes come back: one byte too many.
       const result = await runCli(['bench', '-p', String(server.port), '-c', '2', '-s', '16', '-d', '0.3', '--max-message-bytes', '31', '--json']);
       assert.equal(result.code, 1);
       const r = json(result);
       assert.deepEqual(r.errorsByCode, { ERR_FRAME_TOO_LARGE: 2 });
       assert.equal(r.replies, 0);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('a server that never answers: nothing measured, exit 1, in every mode (hold too, which ends with -d)', { timeout: 30_000 }, async () => {

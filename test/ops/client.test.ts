@@ -17,7 +17,8 @@ import {
   type CodecName,
   type Connection,
 } from '../../src/index.js';
-import { closedPort, within } from './support.js';
+import { within } from '../helpers/wait.js';
+import { closedPort } from './support.js';
 
 /** Everything a test opened, closed after it whatever happened. */
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -11,7 +11,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPLY_PREFIX, connect, maxReactorCount, supportsReusePort } from '../../src/index.js';
-import { runCli, startCli, within, type CliResult } from './support.js';
+import { runCli, startCli, type CliResult, withCli } from '../helpers/cli-process.js';
+import { within } from '../helpers/wait.js';
 
 let dir = '';
 
@@ -233,8 +234,7 @@ describe('ops: config files', () => {
   it("start -c file.json serves with the file's settings (codec line, maxMessageBytes \"1K\")", { timeout: 20_000 }, async () => {
     const path = await file('line.json', { codec: 'line', maxMessageBytes: '1K', port: 1 });
     // --port 0 (a flag) beats the file's port 1.
-    const server = await startCli(['-c', path]);
-    try {
+    await withCli(['-c', path], async (server) => {
       // A raw socket sees line framing both ways: no length header in front of the reply.
       const socket = net.connect({ port: server.port, host: '127.0.0.1' });
       await once(socket, 'connect');
@@ -259,15 +259,12 @@ describe('ops: config files', () => {
       client.send(`${long}y\n`);
       await within(closed, 5000, 'closing the over-long line');
       assert.equal(client.isOpen, false);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('start -c file.json: REACTOR_IDLE_TIMEOUT overrides the file and the idle client is closed', { timeout: 20_000 }, async () => {
     const path = await file('idle.json', { idleTimeout: 300, checkInterval: 0.05 });
-    const server = await startCli(['-c', path], { env: { REACTOR_IDLE_TIMEOUT: '0.3' } });
-    try {
+    await withCli(['-c', path], async (server) => {
       const client = await connect({ port: server.port });
       const closed = once(client, 'close');
       const sentAt = performance.now();
@@ -276,9 +273,7 @@ describe('ops: config files', () => {
       await within(closed, 5000, 'the idle close');
       const idle = performance.now() - sentAt;
       assert.ok(idle >= 250, `closed after ${idle.toFixed(0)} ms: before the 0.3 s idle timeout`);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    }, { env: { REACTOR_IDLE_TIMEOUT: '0.3' } });
   });
 
   describe('config, validate and start refuse the same settings', () => {

@@ -19,7 +19,9 @@ import {
   type Client,
   type MetricsServer,
 } from '../../src/index.js';
-import { httpGet, metric, parseMetrics, pollUntil, runCli, scrape, series, startCli, total, within, type CliServer, type Sample } from './support.js';
+import { runCli, withCli, type CliServer } from '../helpers/cli-process.js';
+import { httpGet, metric, parseMetrics, scrape, series, total, type Sample } from '../helpers/metrics.js';
+import { waitUntil, within } from '../helpers/wait.js';
 
 const PREFIX_BYTES = Buffer.byteLength(REPLY_PREFIX);
 
@@ -51,96 +53,95 @@ function value(samples: readonly Sample[], name: string, labels: Record<string, 
 
 describe('ops: metrics', () => {
   it('one reactor: connections gauge, message/byte counters and /health over real HTTP', { timeout: 30_000 }, async () => {
-    const server = await startCli(['--metrics-port', '0']);
-    let clients: Client[] = [];
-    try {
-      const url = await metricsUrl(server);
-      const health = await httpGet(url.replace(/\/metrics$/, '/health'));
-      assert.equal(health.status, 200);
-      assert.equal(health.body, 'ok\n');
-      assert.equal((await httpGet(url.replace(/\/metrics$/, '/nope'))).status, 404);
+    await withCli(['--metrics-port', '0'], async (server) => {
+      let clients: Client[] = [];
+      try {
+        const url = await metricsUrl(server);
+        const health = await httpGet(url.replace(/\/metrics$/, '/health'));
+        assert.equal(health.status, 200);
+        assert.equal(health.body, 'ok\n');
+        assert.equal((await httpGet(url.replace(/\/metrics$/, '/nope'))).status, 404);
 
-      clients = await connectedClients(server.port, 7);
-      const before = await scrape(url);
-      const r0 = { reactor: '0' };
-      assert.equal(value(before, 'reactor_connections', r0), 7);
-      assert.equal(value(before, 'reactor_connections_accepted_total', r0), 7);
-      assert.equal(value(before, 'reactor_messages_received_total', r0), 7);
-      assert.equal(value(before, 'reactor_messages_sent_total', r0), 7);
-      assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'max-connections' }), 0);
-      assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'fd-limit' }), 0);
-      assert.ok(value(before, 'reactor_event_loop_lag_seconds', r0) >= 0);
-      // Only one reactor reports.
-      assert.deepEqual(series(before, 'reactor_connections').map((s) => s.labels.reactor), ['0']);
-      // The process's default metrics come along.
-      assert.ok(series(before, 'process_cpu_user_seconds_total').length === 1);
+        clients = await connectedClients(server.port, 7);
+        const before = await scrape(url);
+        const r0 = { reactor: '0' };
+        assert.equal(value(before, 'reactor_connections', r0), 7);
+        assert.equal(value(before, 'reactor_connections_accepted_total', r0), 7);
+        assert.equal(value(before, 'reactor_messages_received_total', r0), 7);
+        assert.equal(value(before, 'reactor_messages_sent_total', r0), 7);
+        assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'max-connections' }), 0);
+        assert.equal(value(before, 'reactor_connections_rejected_total', { ...r0, reason: 'fd-limit' }), 0);
+        assert.ok(value(before, 'reactor_event_loop_lag_seconds', r0) >= 0);
+        // Only one reactor reports.
+        assert.deepEqual(series(before, 'reactor_connections').map((s) => s.labels.reactor), ['0']);
+        // The process's default metrics come along.
+        assert.ok(series(before, 'process_cpu_user_seconds_total').length === 1);
 
-      // Three sequential requests per client: each read is one seed message, so the counts are exact.
-      let bytesIn = 0;
-      let bytesOut = 0;
-      for (const [i, client] of clients.entries()) {
-        for (let round = 0; round < 3; round++) {
-          const message = `client ${i} round ${round}${'!'.repeat(i)}`;
-          assert.equal((await client.request(message, 5000)).toString(), `${REPLY_PREFIX}${message}`);
-          bytesIn += Buffer.byteLength(message);
-          bytesOut += 4 + PREFIX_BYTES + Buffer.byteLength(message);
+        // Three sequential requests per client: each read is one seed message, so the counts are exact.
+        let bytesIn = 0;
+        let bytesOut = 0;
+        for (const [i, client] of clients.entries()) {
+          for (let round = 0; round < 3; round++) {
+            const message = `client ${i} round ${round}${'!'.repeat(i)}`;
+            assert.equal((await client.request(message, 5000)).toString(), `${REPLY_PREFIX}${message}`);
+            bytesIn += Buffer.byteLength(message);
+            bytesOut += 4 + PREFIX_BYTES + Buffer.byteLength(message);
+          }
         }
-      }
-      const after = await scrape(url);
-      const delta = (name: string): number => value(after, name, r0) - value(before, name, r0);
-      assert.equal(delta('reactor_messages_received_total'), 21);
-      assert.equal(delta('reactor_messages_sent_total'), 21);
-      assert.equal(delta('reactor_bytes_received_total'), bytesIn);
-      assert.equal(delta('reactor_bytes_sent_total'), bytesOut);
-      assert.equal(value(after, 'reactor_connections', r0), 7);
-      assert.equal(delta('reactor_connections_accepted_total'), 0);
+        const after = await scrape(url);
+        const delta = (name: string): number => value(after, name, r0) - value(before, name, r0);
+        assert.equal(delta('reactor_messages_received_total'), 21);
+        assert.equal(delta('reactor_messages_sent_total'), 21);
+        assert.equal(delta('reactor_bytes_received_total'), bytesIn);
+        assert.equal(delta('reactor_bytes_sent_total'), bytesOut);
+        assert.equal(value(after, 'reactor_connections', r0), 7);
+        assert.equal(delta('reactor_connections_accepted_total'), 0);
 
-      await closeClients(clients);
-      clients = [];
-      // The server's side of each close lands in another process: poll the gauge, bounded.
-      await pollUntil(async () => metric(await scrape(url), 'reactor_connections', r0) === 0, 5000, 'reactor_connections to drop to 0');
-    } finally {
-      for (const client of clients) client.destroy();
-      assert.equal((await server.stop()).code, 0);
-    }
+        await closeClients(clients);
+        clients = [];
+        // The server's side of each close lands in another process: poll the gauge, bounded.
+        await waitUntil(async () => metric(await scrape(url), 'reactor_connections', r0) === 0, 'reactor_connections to drop to 0', 5000, 25);
+      } finally {
+        for (const client of clients) client.destroy();
+      }
+    });
   });
 
   it(`--workers 2 (${supportsReusePort() ? 'threads' : 'processes'}): per-reactor series for reactors 0 and 1 summing to the clients`, { timeout: 40_000 }, async () => {
-    const server = await startCli(['--workers', '2', '--metrics-port', '0'], { readyTimeoutMs: 20_000 });
-    let clients: Client[] = [];
-    try {
-      const url = await metricsUrl(server);
-      clients = await connectedClients(server.port, 6);
-      const samples = await scrape(url);
-      for (const name of ['reactor_connections', 'reactor_connections_accepted_total', 'reactor_messages_received_total', 'reactor_event_loop_lag_seconds']) {
-        assert.deepEqual(
-          series(samples, name)
-            .map((s) => s.labels.reactor)
-            .sort(),
-          ['0', '1'],
-          `${name} series`,
-        );
-      }
-      assert.equal(total(samples, 'reactor_connections'), 6);
-      assert.equal(total(samples, 'reactor_connections_accepted_total'), 6);
-      assert.equal(total(samples, 'reactor_messages_received_total'), 6);
-      assert.equal(total(samples, 'reactor_messages_sent_total'), 6);
-      assert.equal((await httpGet(url.replace(/\/metrics$/, '/health'))).status, 200);
+    await withCli(['--workers', '2', '--metrics-port', '0'], async (server) => {
+      let clients: Client[] = [];
+      try {
+        const url = await metricsUrl(server);
+        clients = await connectedClients(server.port, 6);
+        const samples = await scrape(url);
+        for (const name of ['reactor_connections', 'reactor_connections_accepted_total', 'reactor_messages_received_total', 'reactor_event_loop_lag_seconds']) {
+          assert.deepEqual(
+            series(samples, name)
+              .map((s) => s.labels.reactor)
+              .sort(),
+            ['0', '1'],
+            `${name} series`,
+          );
+        }
+        assert.equal(total(samples, 'reactor_connections'), 6);
+        assert.equal(total(samples, 'reactor_connections_accepted_total'), 6);
+        assert.equal(total(samples, 'reactor_messages_received_total'), 6);
+        assert.equal(total(samples, 'reactor_messages_sent_total'), 6);
+        assert.equal((await httpGet(url.replace(/\/metrics$/, '/health'))).status, 200);
 
-      // Two more connections: the sum follows.
-      const more = await connectedClients(server.port, 2);
-      clients.push(...more);
-      assert.equal(total(await scrape(url), 'reactor_connections'), 8);
-    } finally {
-      await closeClients(clients).catch(() => undefined);
-      for (const client of clients) client.destroy();
-      assert.equal((await server.stop()).code, 0);
-    }
+        // Two more connections: the sum follows.
+        const more = await connectedClients(server.port, 2);
+        clients.push(...more);
+        assert.equal(total(await scrape(url), 'reactor_connections'), 8);
+      } finally {
+        await closeClients(clients).catch(() => undefined);
+        for (const client of clients) client.destroy();
+      }
+    }, { readyTimeoutMs: 20_000 });
   });
 
   it('--metrics-host ::1: the logged URL puts the IPv6 address in brackets, parses, and serves /metrics', { timeout: 20_000 }, async () => {
-    const server = await startCli(['--metrics-port', '0', '--metrics-host', '::1']);
-    try {
+    await withCli(['--metrics-port', '0', '--metrics-host', '::1'], async (server) => {
       const entry = await server.waitForLog((e) => e.msg === 'metrics listening' && typeof e.metrics === 'string');
       const logged = entry.metrics as string;
       const url = new URL(logged);
@@ -148,14 +149,11 @@ describe('ops: metrics', () => {
       assert.equal(url.pathname, '/metrics');
       const samples = await scrape(url.href);
       assert.equal(value(samples, 'reactor_connections', { reactor: '0' }), 0);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('/metrics and /health route on the path alone: a query string is served, other paths stay 404', { timeout: 20_000 }, async () => {
-    const server = await startCli(['--metrics-port', '0']);
-    try {
+    await withCli(['--metrics-port', '0'], async (server) => {
       const url = await metricsUrl(server);
       const withQuery = await httpGet(`${url}?x=1`);
       assert.equal(withQuery.status, 200, withQuery.body);
@@ -164,9 +162,7 @@ describe('ops: metrics', () => {
       assert.equal((await httpGet(url.replace(/\/metrics$/, '/metrics/x?y=1'))).status, 404);
       assert.equal((await httpGet(url.replace(/\/metrics$/, '/nope?metrics'))).status, 404);
       assert.equal((await httpGet(url.replace(/\/metrics$/, '/?/metrics'))).status, 404);
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('a --metrics-port already in use exits 1 with a one-line message, not a stack trace', { timeout: 15_000 }, async () => {

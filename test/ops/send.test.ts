@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { closedPort, runCli, startCli } from './support.js';
+import { runCli, withCli } from '../helpers/cli-process.js';
+import { closedPort } from './support.js';
 
 /** An option's entry in --help output, its wrapped lines joined: "--flag <arg> description (default: ...)". */
 function helpEntry(help: string, flag: string): string {
@@ -23,55 +24,42 @@ function helpEntry(help: string, flag: string): string {
 
 describe('ops: send command', () => {
   it('send hello against a CLI server prints "[Server Reply]: hello" and exits 0', { timeout: 20_000 }, async () => {
-    const server = await startCli([]);
-    try {
+    await withCli([], async (server) => {
       const result = await runCli(['send', 'hello', '--port', String(server.port)]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, '[Server Reply]: hello\n');
       assert.equal(result.stderr, '');
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('send --codec line against a line server', { timeout: 20_000 }, async () => {
-    const server = await startCli(['--codec', 'line']);
-    try {
+    await withCli(['--codec', 'line'], async (server) => {
       const result = await runCli(['send', 'over lines', '-p', String(server.port), '--codec', 'line']);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, '[Server Reply]: over lines\n');
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('send "" with the seed codec exits 1 at once saying an empty message gets no reply; with length and line it is answered', { timeout: 30_000 }, async () => {
-    const seed = await startCli([]);
-    try {
+    await withCli([], async (seed) => {
       // --timeout far beyond the run's own limit: only an immediate answer passes.
       const result = await runCli(['send', '', '--port', String(seed.port), '--timeout', '60'], { timeoutMs: 5000 });
       assert.equal(result.signal, null, `send "" was still running and had to be killed; stderr: ${JSON.stringify(result.stderr)}`);
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, /^reactor-server: an empty message gets no reply with the seed codec/);
-    } finally {
-      assert.equal((await seed.stop()).code, 0);
-    }
+    });
     for (const codec of ['length', 'line']) {
-      const server = await startCli(['--codec', codec]);
-      try {
+      await withCli(['--codec', codec], async (server) => {
         const result = await runCli(['send', '', '--port', String(server.port), '--codec', codec]);
         assert.equal(result.code, 0, `${codec}: ${result.stderr}`);
         assert.equal(result.stdout, '[Server Reply]: \n', codec);
-      } finally {
-        assert.equal((await server.stop()).code, 0);
-      }
+      });
     }
   });
 
   it('send --codec length --byte-order big reaches a big-endian server; --max-message-bytes bounds the reply', { timeout: 20_000 }, async () => {
-    const server = await startCli(['--codec', 'length', '--byte-order', 'big']);
-    try {
+    await withCli(['--codec', 'length', '--byte-order', 'big'], async (server) => {
       const result = await runCli(['send', 'big end first', '-p', String(server.port), '--codec', 'length', '--byte-order', 'big']);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, '[Server Reply]: big end first\n');
@@ -83,9 +71,7 @@ describe('ops: send command', () => {
       const roomy = await runCli(['send', 'four', '-p', String(server.port), '--codec', 'length', '--byte-order', 'big', '--max-message-bytes', '20']);
       assert.equal(roomy.code, 0, roomy.stderr);
       assert.equal(roomy.stdout, '[Server Reply]: four\n');
-    } finally {
-      assert.equal((await server.stop()).code, 0);
-    }
+    });
   });
 
   it('send takes --codec, --byte-order and --max-message-bytes with the parsers and help of start', { timeout: 20_000 }, async () => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { REPLY_PREFIX } from '../../src/index.js';
-import { startServerProcess } from '../helpers/server-process.js';
+import { withCli } from '../helpers/cli-process.js';
 import { SeedClient } from '../helpers/seed-client.js';
 import { HANDLERS } from './helpers.js';
 
@@ -10,8 +10,7 @@ const PREFIX = Buffer.from(REPLY_PREFIX);
 
 describe('cli: --task-workers', { timeout: 30000 }, () => {
   it('start --task-workers 2 answers 50 concurrent connections byte-exact and exits 0 on SIGTERM', async () => {
-    const server = await startServerProcess(['--task-workers', '2']);
-    try {
+    await withCli(['--task-workers', '2'], async (server) => {
       assert.equal(server.host, '127.0.0.1');
       const clients = await Promise.all(Array.from({ length: 50 }, () => SeedClient.connect(server.port)));
       await Promise.all(
@@ -23,22 +22,18 @@ describe('cli: --task-workers', { timeout: 30000 }, () => {
         }),
       );
       await Promise.all(clients.map((client) => client.end()));
-    } finally {
-      assert.equal(await server.stop('SIGTERM'), 0, `stderr: ${server.stderr()}`);
-    }
-    assert.doesNotMatch(server.stderr(), /error|warning/i);
+      assert.equal((await server.stop('SIGTERM')).code, 0, `stderr: ${server.stderr()}`);
+      assert.doesNotMatch(server.stderr(), /error|warning/i);
+    });
   });
 
   it('--task-module/--task-export run the handler on a pool worker; SIGTERM with a client connected exits 0', async () => {
-    const server = await startServerProcess(['--task-workers', '2', '--task-module', fileURLToPath(HANDLERS), '--task-export', 'whereAmI']);
-    try {
+    await withCli(['--task-workers', '2', '--task-module', fileURLToPath(HANDLERS), '--task-export', 'whereAmI'], async (server) => {
       const client = await SeedClient.connect(server.port);
       assert.deepEqual(await client.request('who runs me'), Buffer.from('worker:who runs me'));
       const exit = server.stop('SIGTERM');
       await client.closed;
-      assert.equal(await exit, 0, `stderr: ${server.stderr()}`);
-    } finally {
-      await server.stop();
-    }
+      assert.equal((await exit).code, 0, `stderr: ${server.stderr()}`);
+    });
   });
 });

@@ -1,9 +1,8 @@
 /**
  * Shared pieces of the pool tests (no tests here; the runner only loads *.test.js).
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { PoolStoppedError, type TaskRef } from '../../src/index.js';
+import { PoolStoppedError, ThreadPool, type TaskRef } from '../../src/index.js';
 
 /** The compiled task fixture module. */
 export const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
@@ -47,42 +46,17 @@ export function settleStopped<T>(promise: Promise<T>): Promise<{ ok: true; value
   );
 }
 
-/** OS threads of this process right now (Linux /proc), or null where that is not available. */
-export function osThreadCount(): number | null {
-  try {
-    const match = /^Threads:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return match === null ? null : Number(match[1]);
-  } catch {
-    return null;
-  }
-}
-
-/** How many of each kind of libuv resource keep the process alive right now. */
-export function activeResources(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  return counts;
-}
-
-/** Resources present now beyond `before` (kind -> extra count). */
-export function extraResources(before: Map<string, number>): Map<string, number> {
-  const extra = new Map<string, number>();
-  for (const [kind, n] of activeResources()) {
-    const more = n - (before.get(kind) ?? 0);
-    if (more > 0) extra.set(kind, more);
-  }
-  return extra;
-}
-
 /**
- * Polls `check` every 10 ms until it returns true or `timeoutMs` passed; returns its last
- * answer. For state that settles with no event to await (OS threads joining).
+ * Runs `body` with a started pool (a new one of `sizeOrPool` workers, or the one given, not yet
+ * started) and
+ * always stops the pool afterwards, whatever `body` did.
  */
-export async function settles(check: () => boolean, timeoutMs = 2000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+export async function withPool<T>(sizeOrPool: number | ThreadPool, body: (pool: ThreadPool) => Promise<T>): Promise<T> {
+  const pool = typeof sizeOrPool === 'number' ? new ThreadPool(sizeOrPool) : sizeOrPool;
+  pool.start();
+  try {
+    return await body(pool);
+  } finally {
+    await pool.stop();
   }
-  return true;
 }

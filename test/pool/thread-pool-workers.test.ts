@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ThreadPool, WorkerCrashError } from '../../src/index.js';
-import { task, TASKS } from './helpers.js';
+import { task, TASKS, withPool } from './helpers.js';
 
 interface BytesSeen {
   kind: string;
@@ -16,8 +16,7 @@ function isWorkerCrash(err: unknown): err is WorkerCrashError {
 
 describe('ThreadPool: worker crashes', { timeout: 20000 }, () => {
   it('a task calling process.exit(3) rejects with WorkerCrashError; the worker is replaced', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const before = await pool.run<{ threadId: number }>(task('whereAmI'));
       await assert.rejects(pool.run(task('exitTask'), 3), (err: unknown) => {
         assert.ok(isWorkerCrash(err), `expected WorkerCrashError, got ${String(err)}`);
@@ -33,26 +32,20 @@ describe('ThreadPool: worker crashes', { timeout: 20000 }, () => {
         Array.from({ length: 20 }, (_, i) => 2 * i),
       );
       assert.equal(pool.threads.length, 1, 'still exactly size workers');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('a crash does not take down the tasks running on other workers', async () => {
-    const pool = new ThreadPool(2).start();
-    try {
+    await withPool(2, async (pool) => {
       const outcomes = await Promise.allSettled([pool.run(task('exitTask'), 7), ...Array.from({ length: 30 }, (_, i) => pool.run<number>(task('add'), i, 1))]);
       assert.equal(outcomes[0]?.status, 'rejected');
       assert.ok(isWorkerCrash((outcomes[0] as PromiseRejectedResult).reason));
       outcomes.slice(1).forEach((o, i) => assert.deepEqual(o, { status: 'fulfilled', value: i + 1 }));
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('a task whose timer throws (uncaught in the worker) rejects with WorkerCrashError; the pool keeps working', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       await assert.rejects(pool.run(task('uncaughtThrowTask'), 'thrown from a timer'), (err: unknown) => {
         assert.ok(err instanceof Error, `expected an Error, got ${String(err)}`);
         assert.match(err.message, /thrown from a timer/, 'the original message is kept');
@@ -61,14 +54,11 @@ describe('ThreadPool: worker crashes', { timeout: 20000 }, () => {
         return true;
       });
       assert.equal(await pool.run<number>(task('add'), 40, 2), 42);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('the worker that crashed is replaced even when nothing waits on it; later tasks run', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       // Rejects (whatever the class), then more work must still run on a live worker.
       await assert.rejects(pool.run(task('uncaughtThrowTask'), 'first'));
       await assert.rejects(pool.run(task('exitTask'), 1));
@@ -77,16 +67,13 @@ describe('ThreadPool: worker crashes', { timeout: 20000 }, () => {
         results,
         Array.from({ length: 10 }, (_, i) => i + 100),
       );
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 });
 
 describe('ThreadPool: high concurrency', { timeout: 60000 }, () => {
   it('10,000 tasks: every one resolves with its own index, none lost, none duplicated', async () => {
-    const pool = new ThreadPool(4).start();
-    try {
+    await withPool(4, async (pool) => {
       const n = 10_000;
       const promises = Array.from({ length: n }, (_, i) => pool.run<number>({ module: TASKS }, i));
       assert.equal(pool.active + pool.queued, n);
@@ -98,54 +85,42 @@ describe('ThreadPool: high concurrency', { timeout: 60000 }, () => {
       for (let i = 0; i < n; i++) assert.ok(distinct.has(i), `result ${i} missing`);
       assert.equal(pool.active, 0);
       assert.equal(pool.queued, 0);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 });
 
 describe('ThreadPool.transfer', { timeout: 20000 }, () => {
   it('moves an owned Uint8Array: the sender copy is detached and the worker sees the bytes', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const bytes = new Uint8Array([1, 2, 3, 250, 0, 7]);
       const seen = await pool.run<BytesSeen>(task('inspectBytes'), ThreadPool.transfer(bytes));
       assert.deepEqual(seen, { kind: 'Uint8Array', byteLength: 6, backingByteLength: 6, bytes: [1, 2, 3, 250, 0, 7] });
       assert.equal(bytes.byteLength, 0, 'the sender copy is detached');
       assert.equal(bytes.buffer.byteLength, 0);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('moves an ArrayBuffer', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const buffer = new Uint8Array([9, 8, 7]).buffer;
       const seen = await pool.run<BytesSeen>(task('inspectBytes'), ThreadPool.transfer(buffer));
       assert.deepEqual(seen, { kind: 'ArrayBuffer', byteLength: 3, backingByteLength: 3, bytes: [9, 8, 7] });
       assert.equal(buffer.byteLength, 0, 'the sender copy is detached');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('moves a Buffer that owns its memory (Buffer.alloc)', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const owned = Buffer.alloc(32 * 1024, 0x5a);
       const seen = await pool.run<BytesSeen>(task('inspectBytes'), ThreadPool.transfer(owned));
       assert.equal(seen.byteLength, 32 * 1024);
       assert.ok(seen.bytes.every((b) => b === 0x5a));
       assert.equal(owned.byteLength, 0, 'the sender copy is detached');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('copies a pooled Buffer passed to transfer(): the sender keeps it, the worker gets just its bytes', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const neighbour = Buffer.from('a neighbour on the same slab');
       const slice = Buffer.from('pooled slice');
       assert.notEqual(slice.buffer.byteLength, slice.byteLength, 'precondition: Buffer.from() used the shared pool');
@@ -154,14 +129,11 @@ describe('ThreadPool.transfer', { timeout: 20000 }, () => {
       assert.equal(slice.toString(), 'pooled slice', 'the sender copy is intact');
       assert.equal(neighbour.toString(), 'a neighbour on the same slab');
       assert.equal(seen.backingByteLength, seen.byteLength, 'the worker must not receive the rest of the 8 KiB slab');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('copies a slice of a larger buffer passed to transfer(): the rest of the sender buffer stays intact', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const whole = Buffer.alloc(64);
       for (let i = 0; i < whole.length; i++) whole[i] = i;
       const slice = whole.subarray(8, 24);
@@ -174,14 +146,11 @@ describe('ThreadPool.transfer', { timeout: 20000 }, () => {
       assert.equal(whole[63], 63);
       assert.equal(slice.byteLength, 16);
       assert.equal(seen.backingByteLength, 16, 'only the slice crosses over');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('without transfer(), a Buffer slice is copied (just its bytes) and the sender keeps it', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const slice = Buffer.from('plain argument');
       const whole = Buffer.alloc(4096, 1);
       const part = whole.subarray(100, 110);
@@ -195,8 +164,6 @@ describe('ThreadPool.transfer', { timeout: 20000 }, () => {
       const seenOwned = await pool.run<BytesSeen>(task('inspectBytes'), owned);
       assert.deepEqual(seenOwned.bytes, [1, 2, 3]);
       assert.equal(owned.byteLength, 3, 'a plain argument is copied, never moved');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 });

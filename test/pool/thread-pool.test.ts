@@ -10,7 +10,7 @@ import {
   defaultPoolSize,
   isPoolStopping,
 } from '../../src/index.js';
-import { sharedCounter, task, TASKS } from './helpers.js';
+import { sharedCounter, task, TASKS, withPool } from './helpers.js';
 
 function isPoolStopped(err: unknown): boolean {
   return err instanceof PoolStoppedError && err.code === 'ERR_POOL_STOPPED';
@@ -26,8 +26,7 @@ function isInvalidSize(err: unknown): boolean {
 
 describe('ThreadPool: execution and results', { timeout: 20000 }, () => {
   it('runs tasks off the main thread and returns numbers, strings and objects', async () => {
-    const pool = new ThreadPool(2).start();
-    try {
+    await withPool(2, async (pool) => {
       assert.equal(await pool.run<number>(task('add'), 2, 40), 42);
       assert.equal(await pool.run<string>(task('shout'), 'hello'), 'HELLO!');
       assert.equal(await pool.run<null>({ module: TASKS }, null), null, 'the default export is called when no name is given');
@@ -46,14 +45,11 @@ describe('ThreadPool: execution and results', { timeout: 20000 }, () => {
         pool.threads.some((t) => t.threadId === where.threadId),
         'the task ran on one of the pool threads',
       );
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('returns a Buffer as a Uint8Array with the same bytes and no more memory', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const pooled = await pool.run<Uint8Array>(task('pooledBuffer'), 'bytes from a pooled Buffer');
       assert.equal(pooled.constructor, Uint8Array);
       assert.deepEqual(Buffer.from(pooled), Buffer.from('bytes from a pooled Buffer'));
@@ -68,9 +64,7 @@ describe('ThreadPool: execution and results', { timeout: 20000 }, () => {
       const binary = Buffer.from([0, 0xff, 0x80, 0x7f, 0, 1]);
       const back = await pool.run<Uint8Array>({ module: TASKS }, binary);
       assert.deepEqual(Buffer.from(back), binary);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('defaults to half the cores, at least one', async () => {
@@ -80,32 +74,25 @@ describe('ThreadPool: execution and results', { timeout: 20000 }, () => {
     assert.equal(pool.size, defaultPoolSize());
     assert.equal(pool.init().size, defaultPoolSize(), 'init() without a size resets to the default');
     assert.equal(pool.init(3).size, 3);
-    pool.start();
-    try {
+    await withPool(pool, async () => {
       assert.equal(pool.threads.length, 3, 'start() creates exactly size workers');
       assert.equal(pool.isRunning, true);
-    } finally {
-      await pool.stop();
-    }
+    });
     assert.equal(pool.isRunning, false);
     assert.equal(pool.threads.length, 0);
   });
 
   it('isPoolStopping() is false outside a pool and in a running pool', async () => {
     assert.equal(isPoolStopping(), false);
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       assert.equal(await pool.run<boolean>(task('stoppingNow')), false);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 });
 
 describe('ThreadPool: exception propagation', { timeout: 20000 }, () => {
   it('rejects with the task error (message and stack naming the task); the worker keeps serving', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const before = await pool.run<{ threadId: number }>(task('whereAmI'));
       await assert.rejects(pool.run(task('failingTask'), 'task exploded: 42'), (err: unknown) => {
         assert.ok(err instanceof Error, 'an Error, not a bare value');
@@ -124,14 +111,11 @@ describe('ThreadPool: exception propagation', { timeout: 20000 }, () => {
       assert.equal(await pool.run<number>(task('add'), 1, 1), 2);
       const after = await pool.run<{ threadId: number }>(task('whereAmI'));
       assert.equal(after.threadId, before.threadId, 'a throwing task does not cost the worker its life');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('rejects (does not throw) for a missing export or module, and keeps working', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       await assert.rejects(pool.run(task('noSuchExport')), (err: unknown) => {
         assert.ok(err instanceof TypeError);
         assert.match(err.message, /noSuchExport/);
@@ -143,14 +127,11 @@ describe('ThreadPool: exception propagation', { timeout: 20000 }, () => {
         return true;
       });
       assert.equal(await pool.run<number>(task('add'), 20, 22), 42);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('many failures interleaved with successes all land on the right promise', async () => {
-    const pool = new ThreadPool(2).start();
-    try {
+    await withPool(2, async (pool) => {
       const results = await Promise.allSettled(
         Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? pool.run(task('failingTask'), `fail ${i}`) : pool.run<number>(task('add'), i, 0))),
       );
@@ -162,9 +143,7 @@ describe('ThreadPool: exception propagation', { timeout: 20000 }, () => {
           assert.deepEqual(result, { status: 'fulfilled', value: i });
         }
       });
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 });
 
@@ -183,17 +162,13 @@ describe('ThreadPool: lifecycle', { timeout: 30000 }, () => {
     // A failed start() leaves the pool usable once the size is fixed.
     const pool = new ThreadPool(0);
     assert.throws(() => pool.start(), isInvalidSize);
-    pool.init(1).start();
-    try {
+    await withPool(pool.init(1), async () => {
       assert.equal(await pool.run<number>(task('add'), 1, 2), 3);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('a second start() throws PoolStateError and leaves the running pool alone', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       const threads = pool.threads.map((t) => t.threadId);
       assert.throws(() => pool.start(), isPoolState);
       assert.deepEqual(
@@ -201,9 +176,7 @@ describe('ThreadPool: lifecycle', { timeout: 30000 }, () => {
         threads,
       );
       assert.equal(await pool.run<number>(task('add'), 2, 3), 5);
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('run() before start() and after stop() rejects with PoolStoppedError, never throws', async () => {
@@ -220,8 +193,7 @@ describe('ThreadPool: lifecycle', { timeout: 30000 }, () => {
   });
 
   it('restarts after stop(); init(n) changes the size between runs', async () => {
-    const pool = new ThreadPool(1).start();
-    try {
+    await withPool(1, async (pool) => {
       // Size 1: two tasks that wait for each other cannot meet.
       const pair = sharedCounter();
       const lonely = await Promise.all([pool.run<{ allArrived: boolean }>(task('barrier'), pair, 2, 300), pool.run<{ allArrived: boolean }>(task('barrier'), pair, 2, 300)]);
@@ -244,9 +216,7 @@ describe('ThreadPool: lifecycle', { timeout: 30000 }, () => {
       pool.init(2).start();
       assert.equal(pool.threads.length, 2);
       assert.equal(await pool.run<string>(task('shout'), 'again'), 'AGAIN!');
-    } finally {
-      await pool.stop();
-    }
+    });
   });
 
   it('init() while running or stopping throws PoolStateError; so does start() while stopping', async () => {

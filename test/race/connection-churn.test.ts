@@ -1,8 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReactorServer, type ReactorServerOptions } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
-import { assertServesFreshClient, ConnectionLedger, HOOK_TIMEOUT_MS, expectedReply, releaseLeftoverSockets, rawSocket, runScenario, WarningRecorder } from './harness.js';
+import { ConnectionLedger, WarningRecorder } from '../helpers/connection-ledger.js';
+import { releaseLeftoverSockets } from '../helpers/resources.js';
+import { assertServesFreshClient, expectedReply, SeedClient } from '../helpers/seed-client.js';
+import { HOOK_TIMEOUT_MS } from '../helpers/wait.js';
+import { rawSocket, runScenario } from './harness.js';
 
 // The same scenarios with replies made on the loop and with replies made on worker threads,
 // where a reply can come back after its connection has gone or while the peer half-closes.

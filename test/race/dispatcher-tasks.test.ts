@@ -1,8 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetServer, REPLY_PREFIX } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
-import { assertServesFreshClient, ConnectionLedger, HOOK_TIMEOUT_MS, expectedReply, releaseLeftoverSockets, runScenario, waitUntil, WarningRecorder } from './harness.js';
+import { ConnectionLedger, WarningRecorder } from '../helpers/connection-ledger.js';
+import { releaseLeftoverSockets } from '../helpers/resources.js';
+import { assertServesFreshClient, expectedReply, SeedClient } from '../helpers/seed-client.js';
+import { HOOK_TIMEOUT_MS, waitUntil } from '../helpers/wait.js';
+import { runScenario } from './harness.js';
 
 const PREFIX = Buffer.from(REPLY_PREFIX);
 
@@ -124,7 +127,7 @@ describe('race: tasks that enqueue tasks on the server dispatcher', { timeout: 6
       await Promise.all(
         Array.from({ length: 30 }, async (_, i) => {
           const client = await SeedClient.connect(port);
-          await assert.rejects(client.request(`${CLOSE_FIRST} ${i}`), /closed before a frame/);
+          await assert.rejects(client.request(`${CLOSE_FIRST} ${i}`), /closed before the next message/);
           assert.equal(client.queuedFrames, 0);
         }),
       );

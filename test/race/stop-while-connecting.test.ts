@@ -1,8 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReactorServer, ServerStateError, type ReactorServerOptions } from '../../src/index.js';
-import { SeedClient } from '../helpers/seed-client.js';
-import { ConnectionLedger, expectedReply, rawSocket, releaseLeftoverSockets, snapshotHandles, waitForHandles, waitUntil, WarningRecorder } from './harness.js';
+import { ConnectionLedger, WarningRecorder } from '../helpers/connection-ledger.js';
+import { releaseLeftoverSockets, snapshotHandles, waitForHandles } from '../helpers/resources.js';
+import { expectedReply, SeedClient } from '../helpers/seed-client.js';
+import { waitUntil } from '../helpers/wait.js';
+import { rawSocket } from './harness.js';
 
 type Outcome = 'replied' | 'closed-before-reply' | 'connect-failed';
 

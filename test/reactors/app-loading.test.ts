@@ -21,21 +21,8 @@ import {
   type ReactorGroupOptions,
   type ReactorMode,
 } from '../../src/index.js';
-import {
-  KIND,
-  MODES,
-  REACTOR_COUNTS,
-  THREADS_SKIP,
-  assertEchoes,
-  assertReactorsGone,
-  closeAll,
-  connectMany,
-  identify,
-  withGroup,
-  workerHandleCount,
-  type Identity,
-} from './helpers.js';
 import type { SeedClient } from '../helpers/seed-client.js';
+import { assertEchoes, assertReactorsGone, closeAll, connectMany, identify, KIND, MODES, REACTOR_COUNTS, THREADS_SKIP, withGroup, workerHandleCount, type Identity } from './helpers.js';
 
 const CLIENTS = 100;
 const TIMEOUT = { timeout: 30_000 };

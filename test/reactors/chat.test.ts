@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReactorGroup } from '../../src/index.js';
 import { SeedClient } from '../helpers/seed-client.js';
-import { MODES, closeAll, withGroup } from './helpers.js';
+import { closeAll, MODES, withGroup } from './helpers.js';
 
 const CHAT_APP = new URL('../../examples/chat-server.js', import.meta.url);
 const MIN_MEMBERS = 4;

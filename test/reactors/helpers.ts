@@ -1,12 +1,14 @@
 /**
- * Shared pieces of the ReactorGroup tests. No tests here, and no side effects on import:
- * `node --test build/test/` also loads every module under a test directory as a test file.
+ * What only the ReactorGroup tests need: the modes, many clients at once, a started group,
+ * the fixtures' identity replies. The shared pieces are in test/helpers/. No tests here, and
+ * no side effects on import: `node --test build/test/` also loads every module under a test
+ * directory as a test file.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ReactorGroup, supportsReusePort, type ReactorGroupOptions, type ReactorInfo, type ReactorMode } from '../../src/index.js';
-import { ECHO_PREFIX as PREFIX, SeedClient, expectedReply } from '../helpers/seed-client.js';
-export { PREFIX, expectedReply };
+import { processExists } from '../helpers/resources.js';
+import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 /** Every scenario runs with this many reactors. */
 export const REACTOR_COUNTS = [1, 2, 4] as const;
@@ -65,31 +67,6 @@ export async function assertRefused(port: number): Promise<void> {
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
   });
   assert.equal(code, 'ECONNREFUSED', `port ${port} should refuse connections`);
-}
-
-/**
- * Polls `probe` every `intervalMs` until it returns something other than undefined; for what
- * cannot be awaited (a replacement forked after an outside kill). Fails after `timeoutMs`.
- */
-export async function pollUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** Whether a process with this pid exists (a zombie counts; a reaped child does not). */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
 }
 
 /** Handles a worker thread keeps open in this process (its message port, the worker itself). */

@@ -9,8 +9,10 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReactorGroup } from '../../src/index.js';
-import { runCli, startCli } from '../ops/support.js';
-import { MODES, THREADS_SKIP, closeAll, connectMany, expectedReply, processExists, withGroup, workerHandleCount } from './helpers.js';
+import { runCli, withCli } from '../helpers/cli-process.js';
+import { processExists } from '../helpers/resources.js';
+import { expectedReply } from '../helpers/seed-client.js';
+import { closeAll, connectMany, MODES, THREADS_SKIP, withGroup, workerHandleCount } from './helpers.js';
 
 const SUBCLASS_APP = new URL('./fixtures/subclass-app.js', import.meta.url);
 const threadsSkip = MODES.find((m) => m.mode === 'threads')?.skip ?? THREADS_SKIP;
@@ -62,16 +64,13 @@ describe('reactors: a served port is not shared', () => {
   });
 
   it('CLI: a second `start --workers 2 --reactor-mode threads` on the same port exits 1 naming EADDRINUSE; the first keeps serving alone', { skip: threadsSkip, timeout: 30_000 }, async () => {
-    const first = await startCli(['--workers', '2', '--reactor-mode', 'threads'], { readyTimeoutMs: 20_000 });
-    try {
+    await withCli(['--workers', '2', '--reactor-mode', 'threads'], async (first) => {
       const second = await runCli(['start', '--port', String(first.port), '--workers', '2', '--reactor-mode', 'threads', '--app', fileURLToPath(SUBCLASS_APP)], { timeoutMs: 15_000 });
       assert.equal(second.signal, null, 'the second start ended by itself');
       assert.equal(second.code, 1);
       assert.match(second.stderr, new RegExp(`cannot start on 127\\.0\\.0\\.1:${first.port}: .*EADDRINUSE`));
       assert.doesNotMatch(second.stdout, /listening on/);
       await assertAllServedByEcho(first.port, 50);
-    } finally {
-      assert.equal((await first.stop()).code, 0);
-    }
+    }, { readyTimeoutMs: 20_000 });
   });
 });

@@ -7,8 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReactorGroup, type ReactorInfo } from '../../src/index.js';
+import { processExists } from '../helpers/resources.js';
 import type { SeedClient } from '../helpers/seed-client.js';
-import { KIND, MODES, assertEchoes, closeAll, connectMany, identify, pollUntil, processExists, type Identity } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { assertEchoes, closeAll, connectMany, identify, KIND, MODES, type Identity } from './helpers.js';
 
 const TIMEOUT = { timeout: 30_000 };
 const SUBCLASS_APP = new URL('./fixtures/subclass-app.js', import.meta.url);
@@ -122,12 +124,17 @@ for (const { mode, skip } of MODES) {
         const replacement = await assertSurvivesDeath(g, port, opened, victim, async () => {
           process.kill(victim.id, 'SIGKILL');
           // Nothing to await here: poll until the replacement is up and answering stats.
-          return pollUntil(`a replacement for process ${victim.id}`, async () => {
-            const current = g.reactors[1];
-            if (current === undefined || current.id === victim.id) return undefined;
-            const { reactors } = await g.stats();
-            return reactors.find(({ reactor }) => reactor.index === 1 && reactor.id === current.id)?.reactor;
-          });
+          return waitUntil(
+            async () => {
+              const current = g.reactors[1];
+              if (current === undefined || current.id === victim.id) return undefined;
+              const { reactors } = await g.stats();
+              return reactors.find(({ reactor }) => reactor.index === 1 && reactor.id === current.id)?.reactor;
+            },
+            `a replacement for process ${victim.id}`,
+            10_000,
+            25,
+          );
         });
         assert.equal(processExists(victim.id), false);
         assert.deepEqual(g.reactors[1], replacement);

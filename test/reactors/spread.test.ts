@@ -9,19 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { ReactorGroup, type GroupStats, type ReactorInfo } from '../../src/index.js';
-import type { SeedClient } from '../helpers/seed-client.js';
-import {
-  KIND,
-  MODES,
-  REACTOR_COUNTS,
-  assertEchoes,
-  assertReactorsGone,
-  assertRefused,
-  closeAll,
-  connectMany,
-  expectedReply,
-  workerHandleCount,
-} from './helpers.js';
+import { expectedReply, type SeedClient } from '../helpers/seed-client.js';
+import { assertEchoes, assertReactorsGone, assertRefused, closeAll, connectMany, KIND, MODES, REACTOR_COUNTS, workerHandleCount } from './helpers.js';
 
 const CLIENTS = 100;
 const TIMEOUT = { timeout: 30_000 };

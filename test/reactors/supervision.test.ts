@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReactorGroup, type ReactorExit, type ReactorInfo } from '../../src/index.js';
 import { SeedClient } from '../helpers/seed-client.js';
-import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from './fixtures/fragile-app.js';
-import { assertEchoes, closeAll, connectMany, identify, pollUntil, MODES } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { assertEchoes, closeAll, connectMany, identify, MODES } from './helpers.js';
+import { CRASH, CRASH_MESSAGE, LOAD_FAILURE } from '../fixtures/fragile-app.js';
 
-const FRAGILE_APP = new URL('./fixtures/fragile-app.js', import.meta.url);
+const FRAGILE_APP = new URL('../fixtures/fragile-app.js', import.meta.url);
 const TIMEOUT = { timeout: 60_000 };
 const BACKOFF = { initialMs: 100, maxMs: 800 };
 
@@ -72,7 +73,7 @@ for (const { mode, skip } of MODES) {
         assert.match(exit.error.stack ?? '', /fragile-app\.js/, 'the stack points into the application');
         assert.equal(exit.failures, 1);
         assert.equal(exit.restartInMs, 0, 'a reactor that had been serving is replaced at once');
-        await pollUntil('the replacement', () => (group.status()[1]?.state === 'serving' ? true : undefined));
+        await waitUntil(() => group.status()[1]?.state === 'serving', 'the replacement', 10_000, 25);
         const fresh = await connectMany(port, 10);
         opened.push(...fresh);
         await assertEchoes(fresh);
@@ -124,7 +125,7 @@ for (const { mode, skip } of MODES) {
         assert.deepEqual(new Set((await identify(meanwhile)).map((identity) => identity.reactor)), new Set([survivor.id]));
 
         rmSync(marker);
-        await pollUntil('slot 1 serving again', () => (group.status()[1]?.state === 'serving' ? true : undefined), 10_000);
+        await waitUntil(() => group.status()[1]?.state === 'serving', 'slot 1 serving again', 10_000, 25);
         const recovered = group.reactors[1]!;
         const after = await connectMany(port, 20);
         opened.push(...after);

@@ -1,8 +1,9 @@
+/**
+ * What only the stress tests need: bounded concurrency, outcome counts, a client set. No tests
+ * here and no side effects on import: `node --test build/test/` also loads this module.
+ */
 import assert from 'node:assert/strict';
-import { SeedClient, expectedReply } from '../helpers/seed-client.js';
-export { expectedReply };
-
-export { HOOK_TIMEOUT_MS } from '../race/harness.js';
+import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 /**
  * Runs `task(0) .. task(count - 1)` with at most `limit` in flight and returns every outcome
@@ -65,17 +66,5 @@ export class ClientSet {
 
   destroyAll(): void {
     for (const client of this.clients) client.destroy();
-  }
-}
-
-/** A client that connects after the load is gone must get its exact reply. */
-export async function assertServesFreshClient(port: number, label: string): Promise<void> {
-  const client = await SeedClient.connect(port);
-  try {
-    const message = Buffer.from(`fresh client after ${label}`);
-    assertReply(await client.request(message), message, 'fresh client');
-    await client.end();
-  } finally {
-    client.destroy();
   }
 }

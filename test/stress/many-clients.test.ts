@@ -2,9 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { SeedClient } from '../helpers/seed-client.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { assertAllFulfilled, assertReply, assertServesFreshClient, ClientSet, HOOK_TIMEOUT_MS, mapBounded } from './load.js';
+import { startCli, type CliServer } from '../helpers/cli-process.js';
+import { assertServesFreshClient, SeedClient } from '../helpers/seed-client.js';
+import { HOOK_TIMEOUT_MS } from '../helpers/wait.js';
+import { assertAllFulfilled, assertReply, ClientSet, mapBounded } from './load.js';
 
 // The server's accept queue is 511 long: more connects in flight than that overflow it and
 // the kernel drops SYNs (retried only after 1 s), so bulk opens stay under it.
@@ -29,15 +30,15 @@ const VARIANTS: readonly { name: string; args: string[] }[] = [
 // The server runs in its own process, so 10,000 connections cost it 10,000 descriptors and this
 // process (holding the client ends) another 10,000: each under the 20,000 per-process limit.
 for (const variant of VARIANTS) describe(`stress: the default server under many clients (${variant.name})`, { timeout: 180_000 }, () => {
-  let server: ServerProcess;
+  let server: CliServer;
 
   before(async () => {
-    server = await startServerProcess(variant.args);
+    server = await startCli(variant.args);
   }, { timeout: HOOK_TIMEOUT_MS });
 
   after(async () => {
     // The server is still up only when a test failed before, or during, the SIGTERM test.
-    if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) await server.stop('SIGKILL');
+    await server?.stop('SIGKILL');
   }, { timeout: HOOK_TIMEOUT_MS });
 
   it('answers 1000 clients held open together, each with its own reply', { timeout: 60_000 }, async (t) => {
@@ -160,7 +161,7 @@ for (const variant of VARIANTS) describe(`stress: the default server under many 
     try {
       assertAllFulfilled(await mapBounded(50, 50, () => set.connect(server.port)), 'connects');
       await Promise.all(set.clients.map(async (client, i) => assertReply(await client.request(`before stop ${i}`), Buffer.from(`before stop ${i}`), `client ${i}`)));
-      assert.equal(await server.stop(), 0);
+      assert.equal((await server.stop()).code, 0);
       // Each client sees the server's close; none is left hanging on a dead peer.
       await Promise.all(set.clients.map((client) => client.closed));
       assert.equal(set.openCount, 0);

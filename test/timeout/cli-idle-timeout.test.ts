@@ -2,13 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startServerProcess } from '../helpers/server-process.js';
-import { SeedClient, expectedReply } from '../helpers/seed-client.js';
+import { withCli } from '../helpers/cli-process.js';
+import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 describe('timeout: the CLI flags --idle-timeout and --check-interval', () => {
   it('closes an idle client after --idle-timeout 0.5 (--check-interval 0.1) and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
-    const server = await startServerProcess(['--idle-timeout', '0.5', '--check-interval', '0.1']);
-    try {
+    await withCli(['--idle-timeout', '0.5', '--check-interval', '0.1'], async (server) => {
       const idle = await SeedClient.connect(server.port, server.host);
       const sentAt = performance.now();
       assert.deepEqual(await idle.request('idle soon'), expectedReply('idle soon'));
@@ -24,30 +23,27 @@ describe('timeout: the CLI flags --idle-timeout and --check-interval', () => {
       const fresh = await SeedClient.connect(server.port, server.host);
       assert.deepEqual(await fresh.request('next'), expectedReply('next'));
       await fresh.end();
-    } finally {
-      const code = await server.stop('SIGTERM');
+
+      const { code } = await server.stop('SIGTERM');
       assert.equal(code, 0, `exit code on SIGTERM; stderr: ${server.stderr()}`);
-    }
-    // The stop is logged (JSON on stdout when it is not a terminal), with the signal that asked for it.
-    const stopLine = server.stdout().split('\n').find((line) => line.includes('"stopping: draining connections"'));
-    assert.ok(stopLine !== undefined, `no stop line in: ${server.stdout()}`);
-    assert.equal((JSON.parse(stopLine) as { signal: string }).signal, 'SIGTERM');
+      // The stop is logged (JSON on stdout when it is not a terminal), with the signal that asked for it.
+      const stopLine = server.lines().find((line) => line.includes('"stopping: draining connections"'));
+      assert.ok(stopLine !== undefined, `no stop line in: ${server.stdout()}`);
+      assert.equal((JSON.parse(stopLine) as { signal: string }).signal, 'SIGTERM');
+    });
   });
 
   it('keeps an idle client with --idle-timeout 0, and SIGTERM still exits 0 with the client connected', { timeout: 20_000 }, async () => {
-    const server = await startServerProcess(['--idle-timeout', '0', '--check-interval', '0.05']);
-    let client: SeedClient | null = null;
-    try {
-      client = await SeedClient.connect(server.port, server.host);
+    await withCli(['--idle-timeout', '0', '--check-interval', '0.05'], async (server) => {
+      const client = await SeedClient.connect(server.port, server.host);
       assert.deepEqual(await client.request('hello'), expectedReply('hello'));
       // Deliberately idle for 800 ms (16 check intervals): the disabled sweep is what is tested.
       await delay(800);
       assert.deepEqual(await client.request('still there?'), expectedReply('still there?'));
-    } finally {
-      const code = await server.stop('SIGTERM');
+      const { code } = await server.stop('SIGTERM');
       assert.equal(code, 0, `exit code on SIGTERM; stderr: ${server.stderr()}`);
       // Stopping closes the connected client (reason server-stop).
-      if (client !== null) assert.equal(await client.closed, false);
-    }
+      assert.equal(await client.closed, false);
+    });
   });
 });

@@ -10,7 +10,7 @@ import {
   type Connection,
   type ServerOptions,
 } from '../../src/index.js';
-import { SeedClient, expectedReply } from '../helpers/seed-client.js';
+import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 /** What the server's callbacks saw for one connection, in order. */
 interface ConnRecord {

@@ -9,7 +9,8 @@ import {
   type NetServer,
 } from '../../src/index.js';
 import { SeedClient } from '../helpers/seed-client.js';
-import { EventLog, deferred, startServer } from './support.js';
+import { deferred, EventLog } from '../helpers/wait.js';
+import { startServer } from './support.js';
 
 interface State {
   messages: number;

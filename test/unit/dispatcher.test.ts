@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Dispatcher, type CloseReason, type Connection } from '../../src/index.js';
+import { activeResources } from '../helpers/resources.js';
 import { SeedClient } from '../helpers/seed-client.js';
-import { EventLog, activeResources, deferred, nextTurn, startServer } from './support.js';
+import { deferred, EventLog } from '../helpers/wait.js';
+import { nextTurn, startServer } from './support.js';
 
 function newDispatcher(onTaskError?: (error: unknown) => void): Dispatcher {
   return new Dispatcher({ checkInterval: 60, idleTimeout: 0, ...(onTaskError === undefined ? {} : { onTaskError }) });

@@ -9,8 +9,10 @@ import {
   type CloseReason,
   type Connection,
 } from '../../src/index.js';
+import { activeResources } from '../helpers/resources.js';
 import { SeedClient } from '../helpers/seed-client.js';
-import { EventLog, activeResources, nextTurn, startServer } from './support.js';
+import { EventLog } from '../helpers/wait.js';
+import { nextTurn, startServer } from './support.js';
 
 function isServerStateError(err: unknown): boolean {
   return err instanceof ServerStateError && err.code === 'ERR_SERVER_STATE';

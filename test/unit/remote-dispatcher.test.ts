@@ -4,8 +4,9 @@ import { once } from 'node:events';
 import { Worker, threadId } from 'node:worker_threads';
 import { RemoteDispatcher, type CloseReason, type Connection, type NetServer } from '../../src/index.js';
 import { SeedClient } from '../helpers/seed-client.js';
+import { deferred, EventLog } from '../helpers/wait.js';
+import { startServer } from './support.js';
 import type { WorkerCommand, WorkerEvent } from './fixtures/remote-worker.js';
-import { EventLog, deferred, startServer } from './support.js';
 
 type ServerEvent =
   | { kind: 'open'; conn: Connection }
