@@ -19,7 +19,7 @@ import {
   type TransportDriver,
   type TransportSink,
 } from '../../src/index.js';
-import { EventLog } from './support.js';
+import { EventLog } from '../helpers/wait.js';
 
 /**
  * node:net, but taking at most `limit` bytes per write, as a socket without a user-side write
