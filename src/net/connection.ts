@@ -5,7 +5,7 @@ import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
-import type { TransportDriver, TransportSink } from '../transport/transport.js';
+import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
@@ -113,6 +113,11 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    */
   get socket(): import('node:net').Socket {
     return this.rawSocket as import('node:net').Socket;
+  }
+
+  /** What the TLS handshake settled (protocol, cipher, ALPN, server name, client certificate); null without TLS. */
+  get tls(): TlsInfo | null {
+    return this.host.transport.tlsInfo?.(this.rawSocket) ?? null;
   }
 
   /** `open` until a close starts, `closing` while it completes, then `closed`. */

@@ -46,6 +46,9 @@ export function loggingObserver(logger: Logger): ServerObserver {
     },
     // Out of descriptors, refusals come by the thousand: the once-a-second report says it at error.
     connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
+    handshakeFailed: lifecycle
+      ? (failure) => logger.debug({ peer: formatHostPort(failure.peer.address, failure.peer.port), reason: failure.reason, code: (failure.error as { code?: string }).code }, 'tls handshake failed')
+      : undefined,
     listenerError: (error) => {
       const now = Date.now();
       if (now - lastListenerError < LISTENER_ERROR_INTERVAL_MS) {

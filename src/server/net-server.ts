@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
-import type { Transport, TransportDriver, TransportListener } from '../transport/transport.js';
+import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
+import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsOptions } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
@@ -11,7 +12,7 @@ import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../c
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
-import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireOptionsObject } from '../core/option-checks.js';
+import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   /** The application's callbacks; more can be set later with `setCallbacks()`. */
@@ -27,10 +28,12 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
    * object stays on its thread: a ReactorGroup's reactors each use the default.
    */
   transport?: Transport;
+  /** Serve TLS (node:tls) with this material; see TlsOptions. Not together with `transport`. */
+  tls?: TlsOptions;
 }
 
 /** Every option a NetServer takes. */
-export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep', 'transport'];
+export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep', 'transport', 'tls'];
 
 /** Every callback a server has (the keys of ServerCallbacks). */
 const CALLBACK_NAMES = Object.keys({
@@ -55,6 +58,23 @@ function checkCallbacks(callbacks: unknown): void {
   for (const [name, callback] of Object.entries(callbacks)) if (callback !== undefined) requireFunction(`callbacks.${name}`, callback);
 }
 
+/** @throws InvalidOptionError naming the first bad TLS setting (the material itself is checked when the context is built) */
+function checkTlsOptions(tls: unknown): void {
+  requireOptionsObject('tls', tls);
+  rejectUnknownOptions(tls, ['cert', 'key', 'ca', 'clientAuth', 'minVersion', 'handshakeTimeout', 'alpn'], 'tls.');
+  const { cert, key, clientAuth = 'none', minVersion = '1.2', handshakeTimeout = 10, alpn } = tls as TlsOptions;
+  for (const [name, value] of [['tls.cert', cert], ['tls.key', key]] as const) {
+    if (typeof value !== 'string' && !Buffer.isBuffer(value)) throw new InvalidOptionError(name, `must be PEM text (a string or Buffer), got ${describeValue(value)}`);
+  }
+  requireOneOf('tls.clientAuth', clientAuth, TLS_CLIENT_AUTH);
+  requireOneOf('tls.minVersion', minVersion, TLS_MIN_VERSIONS);
+  requireNumber('tls.handshakeTimeout', handshakeTimeout, 0.001, (2 ** 31 - 1) / 1000, 'seconds');
+  if (alpn !== undefined && (!Array.isArray(alpn) || alpn.some((p) => typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionError('tls.alpn', `must be an array of protocol names, got ${describeValue(alpn)}`);
+  }
+  if (clientAuth !== 'none' && (tls as TlsOptions).ca === undefined) throw new InvalidOptionError('tls.ca', `is needed to verify client certificates (clientAuth ${clientAuth})`);
+}
+
 /** @throws InvalidOptionError unless `transport` has a driver and makes listeners */
 function checkTransport(transport: unknown): void {
   requireOptionsObject('transport', transport);
@@ -72,9 +92,13 @@ function checkTransport(transport: unknown): void {
 export function resolveNetServerOptions<T>(options: NetServerOptions<T>): ServerOptions {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
-  const { callbacks = {}, idStart = 1, idStep = 1, transport, ...serverOptions } = options;
+  const { callbacks = {}, idStart = 1, idStep = 1, transport, tls, ...serverOptions } = options;
   checkCallbacks(callbacks);
   if (transport !== undefined) checkTransport(transport);
+  if (tls !== undefined) {
+    if (transport !== undefined) throw new InvalidOptionError('tls', 'cannot be set together with transport (a TLS transport is made from it)');
+    checkTlsOptions(tls);
+  }
   requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('idStep', idStep, 1, 2 ** 32);
   return resolveOptions(serverOptions);
@@ -93,6 +117,8 @@ export interface ServerObserver {
   connectionError?(conn: Connection<unknown>, error: Error): void;
   connectionRejected?(peer: { address: string; port: number }, reason: RejectReason): void;
   listenerError?(error: Error): void;
+  /** A TLS handshake failed; the socket never became a connection. */
+  handshakeFailed?(failure: HandshakeFailure): void;
 }
 
 /** The code an error is counted under. */
@@ -134,6 +160,7 @@ export class NetServer<T = unknown> {
   readonly transport: Transport;
   private readonly driver: TransportDriver;
   private readonly listener: TransportListener;
+  private readonly tlsTransport: ReturnType<typeof nodeTlsTransport> | null;
   /** What every connection of this server reaches its loop through; not part of the public class. */
   private readonly host: ConnectionHost<T>;
   private lifecycle: ServerLifecycle = 'new';
@@ -162,7 +189,8 @@ export class NetServer<T = unknown> {
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
-    this.transport = options.transport ?? (nodeNetTransport as Transport);
+    this.tlsTransport = options.tls === undefined ? null : nodeTlsTransport(options.tls);
+    this.transport = options.transport ?? ((this.tlsTransport ?? nodeNetTransport) as Transport);
     this.driver = this.transport.driver;
     this.host = {
       callbacks: this.callbacks,
@@ -175,7 +203,12 @@ export class NetServer<T = unknown> {
       connectionClosed: (conn, reason) => this.connectionClosed(conn, reason),
       connectionError: (conn, error) => this.connectionError(conn, error),
     };
-    this.listener = this.transport.createListener(this.options, (socket) => this.accept(socket), (error) => this.listenerError(error));
+    this.listener = this.transport.createListener(
+      this.options,
+      (socket) => this.accept(socket),
+      (error) => this.listenerError(error),
+      (failure) => this.handshakeFailed(failure),
+    );
   }
 
   /** The wire format in use. */
@@ -325,6 +358,22 @@ export class NetServer<T = unknown> {
     this.dispatcher.register(conn as Connection<unknown>);
     for (const observer of this.observers) observer.connectionOpened?.(conn as Connection<unknown>);
     conn.opened();
+  }
+
+  /**
+   * Replaces the TLS certificate, key and CA: new handshakes use them, open connections keep
+   * theirs. The new material is checked first; a bad one throws and the old stays in use.
+   * @throws ServerStateError on a server without `tls`; InvalidOptionError for bad material
+   */
+  reloadTls(tls: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): void {
+    if (this.tlsTransport === null) throw new ServerStateError('reloadTls() on a server without tls');
+    this.tlsTransport.reload({ ...tls });
+  }
+
+  private handshakeFailed(failure: HandshakeFailure): void {
+    const stats = this.dispatcher.stats;
+    stats.tlsHandshakeFailures[failure.reason] = (stats.tlsHandshakeFailures[failure.reason] ?? 0) + 1;
+    for (const observer of this.observers) observer.handshakeFailed?.(failure);
   }
 
   private reject(socket: unknown, reason: RejectReason): void {

@@ -14,17 +14,23 @@ export type AcceptorOptions = ListenerOptions;
  * DescriptorGuard keeps that visible.)
  */
 export class Acceptor implements TransportListener {
-  private readonly server: net.Server;
+  /** The listening server: a net.Server, or a tls.Server (one) from `createServer`. */
+  protected readonly server: net.Server;
 
+  /**
+   * @param createServer makes the listening server from the socket options; default
+   *   `net.createServer` (the TLS transport passes `tls.createServer` with its context)
+   */
   constructor(
     private readonly options: AcceptorOptions,
     onConnection: (socket: Socket) => void,
     private readonly onError: (error: Error) => void,
+    createServer: (options: net.ServerOpts, onConnection: (socket: Socket) => void) => net.Server = net.createServer,
   ) {
     if (options.reusePort && !supportsReusePort()) {
       throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`);
     }
-    this.server = net.createServer(
+    this.server = createServer(
       {
         // Our side stays writable after the peer's FIN, so replies to its last requests still go out.
         allowHalfOpen: true,

@@ -60,6 +60,34 @@ export interface TransportDriver<H = unknown> {
   remotePort(handle: H): number;
   /** The OS file descriptor, or -1 where the runtime does not tell (see DescriptorGuard). */
   descriptor(handle: H): number;
+  /** What the TLS handshake settled; absent on a transport without TLS. */
+  tlsInfo?(handle: H): TlsInfo;
+}
+
+/** What a TLS connection's handshake settled, as the application sees it (`conn.tls`). */
+export interface TlsInfo {
+  /** `TLSv1.3`, `TLSv1.2`, ... */
+  protocol: string | null;
+  /** The cipher suite's OpenSSL name. */
+  cipher: string | null;
+  /** The ALPN protocol both sides chose, or null. */
+  alpn: string | null;
+  /** The server name the client asked for (SNI), or null. */
+  servername: string | null;
+  /** True when the peer's certificate was verified against the trusted CAs. */
+  authorized: boolean;
+  /** Why it was not, when a certificate was requested. */
+  authorizationError: string | null;
+  /** The client certificate's subject (`CN=..., O=...`), or null without one. */
+  peerSubject: string | null;
+}
+
+/** A handshake that did not complete: the socket never became a connection. */
+export interface HandshakeFailure {
+  /** `plaintext` (not TLS at all), `timeout`, `no-shared-cipher`, `bad-certificate`, `protocol` (anything else). */
+  reason: 'plaintext' | 'timeout' | 'no-shared-cipher' | 'bad-certificate' | 'protocol';
+  error: Error;
+  peer: { address: string; port: number };
 }
 
 /** How a listener is set up: the seed Acceptor's socket options. */
@@ -93,5 +121,11 @@ export interface Transport<H = unknown> {
   /** For logs and errors: `node:net`, ... */
   readonly name: string;
   readonly driver: TransportDriver<H>;
-  createListener(options: ListenerOptions, onAccept: (handle: H) => void, onError: (error: Error) => void): TransportListener;
+  createListener(
+    options: ListenerOptions,
+    onAccept: (handle: H) => void,
+    onError: (error: Error) => void,
+    /** A TLS transport's handshake that failed (the handle never reaches onAccept). */
+    onHandshakeFailed?: (failure: HandshakeFailure) => void,
+  ): TransportListener;
 }

@@ -1,0 +1,168 @@
+/**
+ * The node:tls transport: the node:net driver over `tls.TLSSocket`s (a TLSSocket is a
+ * net.Socket), accepted by a `tls.Server` once their handshake is done, so the application's
+ * `onConnection` sees an encrypted, possibly client-authenticated peer. Handshakes that fail
+ * (plaintext on the TLS port, garbage, a client certificate the CA did not sign, a peer that
+ * stops mid-handshake) never become connections: each is reported with a reason.
+ */
+import type { Socket } from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { InvalidOptionError } from '../core/errors.js';
+import { Acceptor } from './node-listener.js';
+import { nodeNetDriver } from './node-net.js';
+import type { HandshakeFailure, TlsInfo, Transport, TransportDriver } from './transport.js';
+
+/** What a TLS server is configured with: PEM contents, not file names. */
+export interface TlsOptions {
+  /** The certificate chain, PEM. */
+  cert: string | Buffer;
+  /** Its private key, PEM. */
+  key: string | Buffer;
+  /** CAs trusted for client certificates, PEM. */
+  ca?: string | Buffer;
+  /** `none` (default): no client certificate; `request`: asked for, not required; `require`: refused without one the CA signed. */
+  clientAuth?: 'none' | 'request' | 'require';
+  /** Oldest protocol accepted: `1.2` (default) or `1.3`. */
+  minVersion?: '1.2' | '1.3';
+  /** Seconds a peer has to finish its handshake before it is closed. Default 10. */
+  handshakeTimeout?: number;
+  /** ALPN protocols offered, most preferred first. */
+  alpn?: string[];
+}
+
+export const TLS_CLIENT_AUTH = ['none', 'request', 'require'] as const;
+export const TLS_MIN_VERSIONS = ['1.2', '1.3'] as const;
+const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
+
+/**
+ * Builds the secure context, naming the setting that is wrong.
+ * @throws InvalidOptionError for an unreadable certificate, key or CA, or a key that does not
+ *   match its certificate
+ */
+export function createTlsContext(options: TlsOptions): SecureContext {
+  const attempt = (option: string, context: tls.SecureContextOptions, what: string): SecureContext => {
+    try {
+      return tls.createSecureContext(context);
+    } catch (err) {
+      throw new InvalidOptionError(option, `${what}: ${(err as Error).message}`);
+    }
+  };
+  attempt('tls.cert', { cert: options.cert }, 'not a PEM certificate');
+  attempt('tls.key', { key: options.key }, 'not a PEM private key');
+  if (options.ca !== undefined) attempt('tls.ca', { ca: options.ca }, 'not a PEM CA certificate');
+  if (!TLS_MIN_VERSIONS.includes(options.minVersion ?? '1.2')) {
+    throw new InvalidOptionError('tls.minVersion', `must be one of ${TLS_MIN_VERSIONS.join(', ')}, got ${String(options.minVersion)}`);
+  }
+  return attempt('tls.key', contextOptions(options), 'does not go with tls.cert');
+}
+
+/** Why a handshake failed, from OpenSSL's and Node's codes. */
+export function handshakeFailureReason(error: Error): HandshakeFailure['reason'] {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_HTTP_REQUEST' || code === 'ERR_SSL_HTTPS_PROXY_REQUEST') return 'plaintext';
+  if (code === 'ERR_SSL_NO_SHARED_CIPHER' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE') return 'no-shared-cipher';
+  if (/CERTIFICATE|_CA$|PEER_DID_NOT_RETURN/.test(code)) return 'bad-certificate';
+  return 'protocol';
+}
+
+function describeCertificateSubject(subject: tls.Certificate | undefined): string | null {
+  if (subject === undefined || subject === null) return null;
+  const parts = Object.entries(subject).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`);
+  return parts.length === 0 ? null : parts.join(', ');
+}
+
+export const nodeTlsDriver: TransportDriver<TLSSocket> = {
+  ...(nodeNetDriver as TransportDriver<Socket> as TransportDriver<TLSSocket>),
+  descriptor(socket) {
+    // The descriptor belongs to the TCP handle under the TLS one (not public API; -1 elsewhere).
+    const parent = (socket as unknown as { _parent?: { _handle?: { fd?: unknown } } })._parent;
+    const fd = parent?._handle?.fd;
+    return typeof fd === 'number' ? fd : -1;
+  },
+  tlsInfo(socket): TlsInfo {
+    const cipher = socket.getCipher();
+    const peer = socket.getPeerCertificate();
+    const hasPeer = peer !== null && typeof peer === 'object' && Object.keys(peer).length > 0;
+    return {
+      protocol: socket.getProtocol(),
+      cipher: cipher?.name ?? null,
+      alpn: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
+      servername: typeof (socket as { servername?: unknown }).servername === 'string' ? (socket as unknown as { servername: string }).servername : null,
+      authorized: socket.authorized,
+      authorizationError: socket.authorizationError === undefined || socket.authorizationError === null ? null : String(socket.authorizationError),
+      peerSubject: hasPeer ? describeCertificateSubject(peer.subject) : null,
+    };
+  },
+};
+
+/** The context options of `options`, as tls.Server takes them. */
+function contextOptions(options: TlsOptions): tls.SecureContextOptions {
+  return { cert: options.cert, key: options.key, ca: options.ca, minVersion: `TLSv${options.minVersion ?? '1.2'}` as tls.SecureVersion };
+}
+
+/** The TLS listener: an Acceptor over a tls.Server, whose material can be replaced while it runs. */
+class TlsAcceptor extends Acceptor {
+  /** New handshakes use the new material; open connections keep theirs. */
+  replaceMaterial(options: TlsOptions): void {
+    (this.server as tls.Server).setSecureContext(contextOptions(options));
+  }
+}
+
+/** A TLS transport for `options` (the context is built, and checked, at once). */
+export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { reload(options: TlsOptions): void } {
+  createTlsContext(options);
+  let material = options;
+  const clientAuth = options.clientAuth ?? 'none';
+  const listeners = new Set<TlsAcceptor>();
+  return {
+    name: 'node:tls',
+    driver: nodeTlsDriver,
+    createListener(listenerOptions, onAccept, onError, onHandshakeFailed) {
+      const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions, onConnection) => {
+        const server = tls.createServer(
+          {
+            ...netOptions,
+            // With allowHalfOpen a TLS socket whose peer closes right after the handshake gets
+            // no event at all and holds its descriptor (seen on Node 20 and 24). Without it, a
+            // peer's close still lets the replies already queued go out, then closes.
+            allowHalfOpen: false,
+            ...contextOptions(material),
+            requestCert: clientAuth !== 'none',
+            // Checked below instead: Node's own refusal reaches tlsClientError as a bare
+            // "socket hang up" under TLS 1.3, and the reason is what operators need.
+            rejectUnauthorized: false,
+            handshakeTimeout: (options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S) * 1000,
+            ALPNProtocols: options.alpn,
+          },
+          (socket: TLSSocket) => {
+            if (clientAuth === 'require' && !socket.authorized) {
+              const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+              const why = socket.authorizationError === undefined || socket.authorizationError === null ? 'ERR_TLS_NO_CLIENT_CERTIFICATE' : String(socket.authorizationError);
+              const error = Object.assign(new Error(`client certificate refused: ${why}`), { code: why });
+              socket.destroy();
+              onHandshakeFailed?.({ reason: 'bad-certificate', error, peer });
+              return;
+            }
+            onConnection(socket);
+          },
+        );
+        server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+          const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+          // Closed here, whatever Node goes on to do: a failed handshake must not hold a descriptor.
+          socket.destroy();
+          onHandshakeFailed?.({ reason: handshakeFailureReason(error), error, peer });
+        });
+        return server;
+      });
+      listeners.add(acceptor);
+      return acceptor;
+    },
+    reload(next) {
+      // Built and checked first: a bad new file leaves the old material in use.
+      createTlsContext(next);
+      material = { ...material, cert: next.cert, key: next.key, ca: next.ca ?? material.ca };
+      for (const listener of listeners) listener.replaceMaterial(material);
+    },
+  };
+}
