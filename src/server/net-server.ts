@@ -64,7 +64,8 @@ function checkTlsOptions(tls: unknown): void {
   rejectUnknownOptions(tls, ['cert', 'key', 'ca', 'clientAuth', 'minVersion', 'handshakeTimeout', 'alpn'], 'tls.');
   const { cert, key, clientAuth = 'none', minVersion = '1.2', handshakeTimeout = 10, alpn } = tls as TlsOptions;
   for (const [name, value] of [['tls.cert', cert], ['tls.key', key]] as const) {
-    if (typeof value !== 'string' && !Buffer.isBuffer(value)) throw new InvalidOptionError(name, `must be PEM text (a string or Buffer), got ${describeValue(value)}`);
+    // A Buffer arrives in another thread as a plain Uint8Array: both are bytes of PEM text.
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new InvalidOptionError(name, `must be PEM text (a string or bytes), got ${describeValue(value)}`);
   }
   requireOneOf('tls.clientAuth', clientAuth, TLS_CLIENT_AUTH);
   requireOneOf('tls.minVersion', minVersion, TLS_MIN_VERSIONS);

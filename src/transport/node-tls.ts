@@ -15,11 +15,11 @@ import type { HandshakeFailure, TlsInfo, Transport, TransportDriver } from './tr
 /** What a TLS server is configured with: PEM contents, not file names. */
 export interface TlsOptions {
   /** The certificate chain, PEM. */
-  cert: string | Buffer;
+  cert: string | Uint8Array;
   /** Its private key, PEM. */
-  key: string | Buffer;
+  key: string | Uint8Array;
   /** CAs trusted for client certificates, PEM. */
-  ca?: string | Buffer;
+  ca?: string | Uint8Array;
   /** `none` (default): no client certificate; `request`: asked for, not required; `require`: refused without one the CA signed. */
   clientAuth?: 'none' | 'request' | 'require';
   /** Oldest protocol accepted: `1.2` (default) or `1.3`. */
@@ -47,9 +47,9 @@ export function createTlsContext(options: TlsOptions): SecureContext {
       throw new InvalidOptionError(option, `${what}: ${(err as Error).message}`);
     }
   };
-  attempt('tls.cert', { cert: options.cert }, 'not a PEM certificate');
-  attempt('tls.key', { key: options.key }, 'not a PEM private key');
-  if (options.ca !== undefined) attempt('tls.ca', { ca: options.ca }, 'not a PEM CA certificate');
+  attempt('tls.cert', { cert: pem(options.cert) }, 'not a PEM certificate');
+  attempt('tls.key', { key: pem(options.key) }, 'not a PEM private key');
+  if (options.ca !== undefined) attempt('tls.ca', { ca: pem(options.ca) }, 'not a PEM CA certificate');
   if (!TLS_MIN_VERSIONS.includes(options.minVersion ?? '1.2')) {
     throw new InvalidOptionError('tls.minVersion', `must be one of ${TLS_MIN_VERSIONS.join(', ')}, got ${String(options.minVersion)}`);
   }
@@ -98,7 +98,12 @@ export const nodeTlsDriver: TransportDriver<TLSSocket> = {
 
 /** The context options of `options`, as tls.Server takes them. */
 function contextOptions(options: TlsOptions): tls.SecureContextOptions {
-  return { cert: options.cert, key: options.key, ca: options.ca, minVersion: `TLSv${options.minVersion ?? '1.2'}` as tls.SecureVersion };
+  return { cert: pem(options.cert), key: pem(options.key), ca: options.ca === undefined ? undefined : pem(options.ca), minVersion: `TLSv${options.minVersion ?? '1.2'}` as tls.SecureVersion };
+}
+
+/** PEM bytes as node:tls takes them (a Buffer that passed to another thread arrives as a Uint8Array). */
+function pem(value: string | Uint8Array): string | Buffer {
+  return typeof value === 'string' || Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** The TLS listener: an Acceptor over a tls.Server, whose material can be replaced while it runs. */

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { InvalidOptionError, NetServer, REPLY_PREFIX, ReactorServer, type CodecName, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
+import { InvalidOptionError, NetServer, REPLY_PREFIX, ReactorGroup, ReactorServer, supportsReusePort, type CodecName, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
 import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
 import { EventLog, waitUntil, within } from '../helpers/wait.js';
 
@@ -216,6 +216,29 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
     }
     await waitUntil(() => sockets() <= baseline, () => `${sockets()} TCP sockets open, ${baseline} before the clients`);
   });
+
+  for (const reactorMode of ['processes', 'threads'] as const) {
+    it(`a ReactorGroup in ${reactorMode} mode serves TLS from every reactor`, { skip: reactorMode === 'threads' && !supportsReusePort() ? 'needs SO_REUSEPORT' : false }, async () => {
+      const group = new ReactorGroup({ workers: 2, reactorMode, port: 0, tls: serverTls() });
+      const clients: tls.TLSSocket[] = [];
+      try {
+        const { port } = await group.start();
+        for (let i = 0; i < 20; i++) clients.push(await tlsClient(port));
+        const replies = await Promise.all(
+          clients.map(async (client, i) => {
+            client.write(`client ${i}`);
+            return (await readBytes(client, 4 + REPLY_PREFIX.length + `client ${i}`.length)).subarray(4).toString();
+          }),
+        );
+        assert.deepEqual(replies, clients.map((_, i) => `${REPLY_PREFIX}client ${i}`));
+        const { reactors } = await group.stats();
+        assert.equal(reactors.filter((r) => r.stats.accepted > 0).length, 2, 'both reactors served TLS clients');
+      } finally {
+        for (const client of clients) client.destroy();
+        await group.stop({ drainTimeout: 0 });
+      }
+    });
+  }
 
   it('bad material and settings are refused when the server is made, naming the setting', () => {
     const refused = (tlsOptions: unknown, option: string): void => {
