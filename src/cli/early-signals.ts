@@ -10,9 +10,13 @@ const remember = (signal: NodeJS.Signals): void => {
 
 // Only `start` runs long enough to care; the other commands keep the default (exit at once).
 const starting = process.argv[2] === 'start';
+// SIGHUP asks a running server to reload its TLS material; during start-up the files are
+// being read anyway, so it is ignored rather than allowed to kill the process.
+const ignoreHangup = (): void => {};
 if (starting) {
   process.on('SIGINT', remember);
   process.on('SIGTERM', remember);
+  process.on('SIGHUP', ignoreHangup);
 }
 
 /** Stops remembering; returns the signal that came before, if any. */
@@ -20,4 +24,9 @@ export function takeEarlySignal(): NodeJS.Signals | null {
   process.off('SIGINT', remember);
   process.off('SIGTERM', remember);
   return received;
+}
+
+/** The server's own SIGHUP handler is in place: stop ignoring it. */
+export function releaseHangup(): void {
+  process.off('SIGHUP', ignoreHangup);
 }

@@ -11,6 +11,8 @@ import { REUSE_PORT_SUPPORT } from '../transport/platform.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
+import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
+import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
 
 /**
  * Every setting of `reactor-server start`, defined once: its flag, its environment variable,
@@ -51,6 +53,13 @@ export interface StartSettings {
   logLevel: LogLevel;
   metricsPort?: number;
   metricsHost: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsClientAuth: 'none' | 'request' | 'require';
+  tlsMinVersion: '1.2' | '1.3';
+  tlsHandshakeTimeout: number;
+  tlsAlpn?: string;
 }
 
 /**
@@ -110,6 +119,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flags: '--log-level <level>', env: 'REACTOR_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: parse.choice(LOG_LEVELS), default: 'info', schema: (z) => z.enum(LOG_LEVELS) },
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
+  { key: 'tlsCert', flags: '--tls-cert <file>', env: 'REACTOR_TLS_CERT', description: 'serve TLS with this certificate chain (PEM); SIGHUP re-reads it', schema: name },
+  { key: 'tlsKey', flags: '--tls-key <file>', env: 'REACTOR_TLS_KEY', description: "the certificate's private key (PEM)", schema: name },
+  { key: 'tlsCa', flags: '--tls-ca <file>', env: 'REACTOR_TLS_CA', description: 'CAs trusted for client certificates (PEM)', schema: name },
+  { key: 'tlsClientAuth', flags: '--tls-client-auth <mode>', env: 'REACTOR_TLS_CLIENT_AUTH', description: 'client certificates: none, request, require', parse: parse.choice(TLS_CLIENT_AUTH), default: 'none', schema: (z) => z.enum(TLS_CLIENT_AUTH) },
+  { key: 'tlsMinVersion', flags: '--tls-min-version <version>', env: 'REACTOR_TLS_MIN_VERSION', description: 'oldest TLS version accepted: 1.2, 1.3', parse: parse.choice(TLS_MIN_VERSIONS), default: '1.2', schema: (z) => z.enum(TLS_MIN_VERSIONS) },
+  { key: 'tlsHandshakeTimeout', flags: '--tls-handshake-timeout <seconds>', env: 'REACTOR_TLS_HANDSHAKE_TIMEOUT', description: 'seconds a peer has to finish its TLS handshake', parse: parse.positiveSeconds, default: 10, schema: (z) => z.number().positive() },
+  { key: 'tlsAlpn', flags: '--tls-alpn <protocols>', env: 'REACTOR_TLS_ALPN', description: 'ALPN protocols offered, comma-separated, most preferred first', schema: name },
 ];
 
 /**
@@ -133,7 +149,14 @@ export function serverOptions(settings: StartSettings): ReactorServerOptions & {
     drainTimeout: settings.drainTimeout,
     ...(settings.taskWorkers === 0 ? {} : { taskWorkers: settings.taskWorkers }),
     ...(settings.taskModule === undefined ? {} : { taskModule: settings.taskModule, taskExport: settings.taskExport }),
+    ...tlsOf(settings),
   };
+}
+
+/** `{ tls }` when the settings turn TLS on (files read now), else nothing. */
+function tlsOf(settings: StartSettings): { tls?: TlsOptions } {
+  const tls = tlsOptionsOf(settings);
+  return tls === undefined ? {} : { tls };
 }
 
 let fileSchema: Zod.ZodType | null = null;
@@ -208,8 +231,16 @@ export function checkSettings(settings: StartSettings): ConfigProblem[] {
         resolveGroupOptions({ ...serverOptions(settings), workers, reactorMode, app, appExport, logLevel });
       }
     }),
+    problemOf(() => {
+      // The material itself: readable, PEM, and a key that goes with its certificate.
+      const tls = tlsOptionsOf(settings);
+      if (tls !== undefined) createTlsContext(tls);
+    }),
     problemOf(() => checkMetricsEndpoint(settings)),
-  ].filter((problem): problem is ConfigProblem => problem !== null);
+  ]
+    .filter((problem): problem is ConfigProblem => problem !== null)
+    // An unreadable TLS file fails both the server options and the material check: say it once.
+    .filter((problem, i, all) => all.findIndex((p) => p.key === problem.key && p.message === problem.message) === i);
 }
 
 /** @throws InvalidOptionError when the metrics endpoint cannot be served as set */
@@ -228,7 +259,7 @@ function problemOf(check: () => void): ConfigProblem | null {
     check();
     return null;
   } catch (err) {
-    if (err instanceof InvalidOptionError) return { key: err.option, message: err.reason };
+    if (err instanceof InvalidOptionError) return { key: settingOfOption(err.option), message: err.reason };
     if (err instanceof UnsupportedError && err.option !== undefined) return { key: err.option, message: err.message };
     throw err;
   }

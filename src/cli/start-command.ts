@@ -8,12 +8,17 @@ import { eventLoopLagMeter, serverMetricsSource, startMetricsServer, type Metric
 import { formatHostPort } from '../net/host-port.js';
 import { addStartSettings, refuseBadSettings, serverOptions, type StartSettings } from './server-options.js';
 import { Shutdown } from './shutdown.js';
+import { releaseHangup } from './early-signals.js';
+import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
+import type { TlsOptions } from '../transport/node-tls.js';
 
 interface Running {
   shape: string;
   address: AddressInfo;
   metrics: MetricsSource;
   stop(): Promise<void>;
+  /** Replaces the TLS material for new handshakes. @throws for bad material (nothing changes) */
+  reloadTls(material: TlsOptions): void;
 }
 
 async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shutdown): Promise<Running> {
@@ -28,6 +33,7 @@ async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shut
     address,
     metrics: serverMetricsSource(app.server, lag),
     stop: () => app.stop().finally(() => lag.stop()),
+    reloadTls: (material) => app.server.reloadTls(material),
   };
 }
 
@@ -58,6 +64,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
       }),
     },
     stop: () => group.stop(),
+    reloadTls: (material) => group.reloadTls(material),
   };
 }
 
@@ -93,10 +100,32 @@ async function start(settings: StartSettings): Promise<void> {
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
   shutdown.started();
+  process.on('SIGHUP', () => reloadOnHangup(settings, running, logger));
+  releaseHangup();
 
   const { address } = running;
   // The ready line: what scripts wait for, and the one thing printed whatever the log level.
-  process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${running.shape})\n`);
+  const shape = settings.tlsCert === undefined ? running.shape : `${running.shape}, TLS`;
+  process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${shape})\n`);
+}
+
+/**
+ * SIGHUP: re-reads the TLS certificate, key and CA files and hands them to every reactor for
+ * new handshakes. Bad files are logged and the old material stays in use. Never fatal.
+ */
+function reloadOnHangup(settings: StartSettings, running: Running, logger: Logger): void {
+  if (settings.tlsCert === undefined) {
+    logger.info('SIGHUP: no TLS material to reload');
+    return;
+  }
+  try {
+    const material = tlsOptionsOf(settings) as TlsOptions;
+    running.reloadTls(material);
+    logger.info({ cert: settings.tlsCert }, 'tls material reloaded');
+  } catch (err) {
+    const problem = err as { option?: string; reason?: string; message: string };
+    logger.error({ setting: problem.option === undefined ? undefined : settingOfOption(problem.option), err }, 'tls reload failed; the old material stays in use');
+  }
 }
 
 export function addStartCommand(program: Command): void {

@@ -24,6 +24,8 @@ export type ToReactor =
   | { t: 'start'; config: SubReactorConfig }
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number }
+  /** New TLS material for new handshakes (already checked by the supervisor). */
+  | { t: 'reloadTls'; tls: { cert: string | Uint8Array; key: string | Uint8Array; ca?: string | Uint8Array } }
   | { t: 'stop'; drainTimeout: number | undefined };
 
 /** Sub-reactor to supervisor. */

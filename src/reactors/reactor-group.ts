@@ -12,6 +12,7 @@ import { describeValue, rejectUnknownOptions, requireFunction, requireModule, re
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
+import { createTlsContext, type TlsOptions } from '../transport/node-tls.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
@@ -300,6 +301,22 @@ export class ReactorGroup {
       failures: slot.failures,
       lastError: slot.lastError,
     }));
+  }
+
+  /**
+   * Replaces the TLS material of every reactor (and of any replacement started later) for new
+   * handshakes; open connections keep theirs. Checked here first: bad material throws and
+   * nothing changes.
+   * @throws ServerStateError on a group without `tls`; InvalidOptionError for bad material
+   */
+  reloadTls(material: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): void {
+    const current = this.config.options.tls;
+    if (current === undefined) throw new ServerStateError('reloadTls() on a group without tls');
+    const next: TlsOptions = { ...current, cert: material.cert, key: material.key, ca: material.ca ?? current.ca };
+    createTlsContext(next);
+    this.config.options.tls = next;
+    const tls = { cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }) };
+    for (const slot of this.slots) if (slot.ready) slot.link.send({ t: 'reloadTls', tls });
   }
 
   /** Sends `payload` to every connection on every reactor. */

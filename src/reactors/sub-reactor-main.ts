@@ -97,6 +97,10 @@ channel.onMessage((message) => {
     case 'stop':
       void stop(message.drainTimeout);
       break;
+    case 'reloadTls':
+      // Checked by the supervisor first; a failure here would leave the old material in use.
+      app?.server.reloadTls(message.tls);
+      break;
   }
 });
 
@@ -106,6 +110,8 @@ if (cluster.isWorker) {
   // A terminal's Ctrl-C reaches the whole process group: stopping is the supervisor's call.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
+  // A terminal's hangup reaches the whole group too; the supervisor alone reloads.
+  process.on('SIGHUP', () => undefined);
   // Without the supervisor there is no one to stop us: close down.
   process.on('disconnect', () => void stop(undefined).finally(() => process.exit(0)));
   // The supervisor logs why a reactor died (a thread's error reaches it by itself): tell it, then die.
