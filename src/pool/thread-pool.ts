@@ -17,7 +17,7 @@ export interface TaskRef {
 }
 
 const piscina = lazyModule<typeof import('piscina')>('piscina');
-const WORKER_ENTRY = new URL('./pool-worker.js', import.meta.url).href;
+const WORKER_ENTRY = new URL('./pool-worker-entry.cjs', import.meta.url).href;
 const TRANSFER = Symbol('reactor-server.transfer');
 
 /** Marks an argument to be moved to the worker instead of copied (see {@link ThreadPool.transfer}). */
