@@ -240,6 +240,47 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
     });
   }
 
+  it('idle timeouts and a graceful stop work over TLS as in plaintext', async () => {
+    const closes = new EventLog<string>();
+    const server = new NetServer({
+      port: 0,
+      idleTimeout: 0.3,
+      checkInterval: 0.1,
+      tls: serverTls(),
+      callbacks: {
+        // A slow handler: the reply is owed when the stop comes.
+        onMessage: async (conn, m) => {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          conn.send(m);
+        },
+        onClose: (_conn, reason) => closes.push(reason),
+      },
+    });
+    const { port } = await server.start();
+    const idle = await tlsClient(port);
+    idle.on('error', () => undefined);
+    idle.resume();
+    assert.equal(await closes.waitFor(() => true), 'idle-timeout');
+    const busy = await tlsClient(port);
+    busy.write('owed');
+    // Read without ending the iteration (which would destroy the socket: a close from our side).
+    const reply = new Promise<Buffer>((resolve) => {
+      let got = Buffer.alloc(0);
+      busy.on('data', (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        if (got.length >= 8) resolve(got);
+      });
+    });
+    // Give the request time to reach the handler, then stop: the reply still goes out.
+    await waitUntil(() => server.stats.messagesIn === 1, () => 'the request did not arrive');
+    const stopped = server.stop({ drainTimeout: 5 });
+    assert.equal((await reply).subarray(4).toString(), 'owed');
+    await within(stopped, 5000, 'stop() with a TLS connection that drained');
+    assert.equal(await closes.waitFor((reason) => reason === 'server-stop'), 'server-stop');
+    busy.destroy();
+    idle.destroy();
+  });
+
   it('bad material and settings are refused when the server is made, naming the setting', () => {
     const refused = (tlsOptions: unknown, option: string): void => {
       assert.throws(() => new NetServer({ port: 0, tls: tlsOptions as TlsOptions }), (err: unknown) => err instanceof InvalidOptionError && err.option === option, option);
