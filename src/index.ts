@@ -30,6 +30,7 @@ export {
   RequestTimeoutError,
   ConnectionClosedError,
   EmptyMessageError,
+  TlsHandshakeError,
   PoolStoppedError,
   PoolStateError,
   WorkerCrashError,
@@ -60,6 +61,7 @@ export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHan
 export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerOptions, type CodecName } from './server/options.js';
 export type * from './callbacks.js';
 export { Client, connect, type ClientOptions } from './client/client.js';
+export type { ClientTlsOptions } from './client/client-tls.js';
 export { runBench, type BenchOptions, type BenchResult, type BenchMode } from './load/load-driver.js';
 export { createLogger, loggingObserver, LOG_LEVELS, type LogLevel } from './ops/logging.js';
 export { createRegistry, startMetricsServer, serverMetricsSource, healthAnswer, eventLoopLagMeter, type MetricsSource, type MetricsServer, type ReactorSample, type HealthReport } from './ops/metrics.js';

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
 import { runBench, type BenchOptions, type BenchResult } from '../load/load-driver.js';
 import { failures, formatResult, progressLine } from '../load/report.js';
-import { ConnectionClosedError } from '../core/errors.js';
+import { ConnectionClosedError, InvalidOptionError, TlsHandshakeError } from '../core/errors.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../pool/reply-prefix.js';
 import * as parse from './parsers.js';
+import { addTlsClientOptions, tlsFromFlags, type TlsClientFlags } from './tls-client-options.js';
 import { addWireOptions, type WireFlags } from './wire-options.js';
 
 /** The driver's options as the flags give them, plus what only the command needs. */
-type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode'> & WireFlags & {
+type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode'> & WireFlags & TlsClientFlags & {
   prefix: string;
   verify: boolean;
   json: boolean;
@@ -27,8 +28,10 @@ export function addBenchCommand(program: Command): void {
   addWireOptions(command)
     .option('--prefix <text>', 'what the server puts in front of each echoed request', REPLY_PREFIX)
     .option('--no-verify', 'do not check replies (for servers that are not echoes)')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the result as JSON');
+  addTlsClientOptions(command)
     .action(async (flags: BenchFlags) => {
+      const tls = tlsFromFlags(flags, (problem) => command.error(`error: ${problem}`));
       const showProgress = !flags.json && process.stderr.isTTY === true;
       let result: BenchResult;
       try {
@@ -43,11 +46,13 @@ export function addBenchCommand(program: Command): void {
           byteOrder: flags.byteOrder,
           maxMessageBytes: flags.maxMessageBytes,
           expectPrefix: flags.verify ? flags.prefix : null,
+          tls,
           onProgress: showProgress ? (elapsed, replies) => process.stderr.write(progressLine(elapsed, flags.duration, replies)) : undefined,
         });
       } catch (err) {
-        // The target cannot be reached: said at once, nothing measured.
-        if (!(err instanceof ConnectionClosedError)) throw err;
+        // The target cannot be reached, its handshake fails, or a TLS file holds no PEM: said at
+        // once, nothing measured.
+        if (!(err instanceof ConnectionClosedError || err instanceof TlsHandshakeError || err instanceof InvalidOptionError)) throw err;
         process.stderr.write(`reactor-server: ${err.message}\n`);
         process.exitCode = 1;
         return;

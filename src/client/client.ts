@@ -6,6 +6,7 @@ import { formatHostPort } from '../net/host-port.js';
 import { CODEC_NAMES, type CodecName } from '../server/options.js';
 import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
+import { clientTls, handshakeError, openSocket, type ClientTlsOptions } from './client-tls.js';
 
 export interface ClientOptions {
   host?: string;
@@ -23,6 +24,11 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Milliseconds `request()` waits for its reply. Default 5000. */
   requestTimeout?: number;
+  /**
+   * Speak TLS: `true` verifies the server against the system's CAs; an object sets the CA, a
+   * client certificate, the server name, ALPN, or `rejectUnauthorized: false`. Default: none.
+   */
+  tls?: boolean | ClientTlsOptions;
 }
 
 /** Every option `connect()` takes. */
@@ -34,6 +40,7 @@ const CLIENT_OPTION_NAMES = Object.keys({
   maxMessageBytes: true,
   connectTimeout: true,
   requestTimeout: true,
+  tls: true,
 } satisfies Record<keyof ClientOptions, true>);
 
 /** setTimeout cannot wait longer than 2^31-1 ms. */
@@ -166,6 +173,8 @@ export class Client extends EventEmitter {
  * @rejects InvalidOptionError for a bad option (UnknownOptionError for a key that is none),
  *   before connecting
  * @rejects ConnectionClosedError when the connection cannot be made in time
+ * @rejects TlsHandshakeError when the TLS handshake fails (the server's certificate does not
+ *   verify, the server does not speak TLS)
  */
 export async function connect(options: ClientOptions = {}): Promise<Client> {
   requireOptionsObject('options', options);
@@ -178,11 +187,16 @@ export async function connect(options: ClientOptions = {}): Promise<Client> {
   requireInteger('maxMessageBytes', maxMessageBytes, 1, 0xffff_ffff);
   requireNumber('connectTimeout', connectTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
   requireNumber('requestTimeout', requestTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
-  const socket = net.connect({ host, port, noDelay: true });
+  const setup = clientTls(options.tls);
+  const { socket, ready } = openSocket(host, port, setup);
+  let connected = false;
+  socket.once('connect', () => (connected = true));
   const timer = setTimeout(() => socket.destroy(new RequestTimeoutError(connectTimeout)), connectTimeout);
   try {
-    await once(socket, 'connect');
+    await once(socket, ready);
   } catch (err) {
+    // Past TCP, a TLS connection can only fail in its handshake.
+    if (setup !== null && connected && !(err instanceof RequestTimeoutError)) throw handshakeError(host, port, err as Error);
     throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);

@@ -212,6 +212,25 @@ export class ConnectionClosedError extends ReactorError {
 }
 
 /**
+ * A TLS client's handshake failed: the server's certificate did not verify (an unknown CA, a
+ * name it does not cover, expired), the peer does not speak TLS, or no protocol was shared.
+ * `reason` is OpenSSL's or Node's code for it (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, `ERR_SSL_WRONG_VERSION_NUMBER`, ...).
+ */
+export class TlsHandshakeError extends ReactorError {
+  static readonly code = 'ERR_TLS_HANDSHAKE';
+
+  constructor(
+    /** The server, as HOST:PORT. */
+    readonly target: string,
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super(TlsHandshakeError.code, `TLS handshake with ${target} failed: ${describe(cause)} (${reason})`, { cause });
+  }
+}
+
+/**
  * An empty message sent with the seed codec: the server delivers each read as a message, and an
  * empty write is no read, so it would get no reply.
  */

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { clientTls, handshakeError, openSocket, type ClientTls, type ClientTlsOptions } from '../client/client-tls.js';
 import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
@@ -32,12 +33,16 @@ export interface BenchOptions {
   maxMessageBytes?: number;
   /** What the server puts in front of each reply; null skips verification. */
   expectPrefix: string | null;
+  /** Speak TLS on every connection (`true`: verify against the system's CAs). Default: none. */
+  tls?: boolean | ClientTlsOptions;
   /** Called about four times a second with seconds elapsed and replies so far. */
   onProgress?: (elapsed: number, replies: number) => void;
 }
 
 export interface BenchResult {
   mode: BenchMode;
+  /** Every connection spoke TLS (connect mode: every session made a full handshake). */
+  tls: boolean;
   connections: number;
   seconds: number;
   /** Replies received and verified. */
@@ -72,7 +77,11 @@ const CLOSED = ConnectionClosedError.code;
  * flight per connection, every reply checked byte for byte. Requests are built once; replies
  * are parsed in place, so the driver stays light next to the server it measures. One
  * connection attempt comes first, so that a target that cannot be reached fails at once.
+ * With TLS every connection makes its own full handshake (connect mode measures whole TLS
+ * sessions) and the first attempt includes one, so a server that does not verify fails at once.
  * @rejects ConnectionClosedError "cannot reach HOST:PORT: CODE" when that attempt fails
+ * @rejects TlsHandshakeError when its handshake fails
+ * @throws InvalidOptionError for bad `tls` options
  */
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const run = new BenchRun(options);
@@ -81,6 +90,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
 class BenchRun {
   private readonly wire: ClientWireFormat;
+  private readonly tls: ClientTls | null;
   private readonly request: Uint8Array | string;
   private readonly expected: Buffer;
   private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -98,6 +108,7 @@ class BenchRun {
   constructor(private readonly options: BenchOptions) {
     const body = Buffer.alloc(options.size);
     for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
+    this.tls = clientTls(options.tls);
     this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
     this.request = this.wire.frame(body);
     this.expected = Buffer.concat([Buffer.from(options.expectPrefix ?? ''), body]);
@@ -119,6 +130,7 @@ class BenchRun {
     const seconds = (performance.now() - started) / 1000;
     return {
       mode: this.options.mode,
+      tls: this.tls !== null,
       connections: this.options.connections,
       seconds,
       replies: this.replies,
@@ -133,20 +145,23 @@ class BenchRun {
     };
   }
 
-  /** One connection attempt, closed at once. */
+  /** One connection attempt (TLS: with its handshake), closed at once. */
   private probe(): Promise<void> {
     const { host, port } = this.options;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const { socket, ready } = openSocket(host, port, this.tls);
+      let connected = false;
+      socket.once('connect', () => (connected = true));
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${PROBE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS);
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         clearTimeout(timer);
         socket.destroy();
         resolve();
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ConnectionClosedError(`cannot reach ${formatHostPort(host, port)}: ${errorCode(error)}`, { cause: error }));
+        if (this.tls !== null && connected && errorCode(error) !== 'ETIMEDOUT') reject(handshakeError(host, port, error));
+        else reject(new ConnectionClosedError(`cannot reach ${formatHostPort(host, port)}: ${errorCode(error)}`, { cause: error }));
       });
     });
   }
@@ -154,7 +169,7 @@ class BenchRun {
   /** Ping-pong (or hold: one round trip, then stay open). Resolves when the connection ends. */
   private connection(): Promise<void> {
     return new Promise((resolve) => {
-      const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
+      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls);
       this.open.add(socket);
       let sentAt = 0;
       const send = (): void => {
@@ -170,7 +185,7 @@ class BenchRun {
         }
       });
       let failure: string | null = null;
-      socket.once('connect', send);
+      socket.once(ready, send);
       socket.on('data', (chunk: Buffer) => reader.push(chunk));
       socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {
@@ -194,7 +209,7 @@ class BenchRun {
   private session(): Promise<string | null> {
     return new Promise((resolve) => {
       const started = performance.now();
-      const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
+      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls);
       this.open.add(socket);
       let done = false;
       const reader = this.replyReader(socket, (reply) => {
@@ -205,7 +220,7 @@ class BenchRun {
         socket.destroy();
       });
       let failure: string | null = null;
-      socket.once('connect', () => socket.write(this.request));
+      socket.once(ready, () => socket.write(this.request));
       socket.on('data', (chunk: Buffer) => reader.push(chunk));
       socket.on('error', (error) => (failure ??= errorCode(error)));
       socket.once('close', () => {

@@ -4,7 +4,7 @@ const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /** The human-readable summary of a bench run. */
 export function formatResult(r: BenchResult): string {
-  const lines = [`mode ${r.mode}, ${r.connections} connections, ${r.seconds.toFixed(2)} s`];
+  const lines = [`mode ${r.mode}${r.tls ? ' over TLS' : ''}, ${r.connections} connections, ${r.seconds.toFixed(2)} s`];
   if (r.mode === 'connect') lines.push(`sessions     ${number.format(r.sessions)} (${number.format(r.sessionsPerSecond)}/s)`);
   else lines.push(`replies      ${number.format(r.replies)} (${number.format(r.repliesPerSecond)}/s)`);
   if (r.mode === 'hold') lines.push(`held         ${number.format(r.held)} of ${number.format(r.connections)}`);

@@ -35,6 +35,7 @@ const samples: readonly catalogue.ReactorError[] = [
   new catalogue.RequestTimeoutError(100),
   new catalogue.ConnectionClosedError(),
   new catalogue.EmptyMessageError(),
+  new catalogue.TlsHandshakeError('127.0.0.1:8888', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', new Error('unable to verify the first certificate')),
   new catalogue.ConfigFileError('server.json', [{ key: 'port', message: 'must be a number' }]),
 ];
 
