@@ -6,6 +6,7 @@
  * stops mid-handshake) never become connections: each is reported with a reason.
  */
 import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { InvalidOptionError } from '../core/errors.js';
 import { Acceptor } from './node-listener.js';
@@ -49,7 +50,14 @@ export function createTlsContext(options: TlsOptions): SecureContext {
   };
   attempt('tls.cert', { cert: pem(options.cert) }, 'not a PEM certificate');
   attempt('tls.key', { key: pem(options.key) }, 'not a PEM private key');
-  if (options.ca !== undefined) attempt('tls.ca', { ca: pem(options.ca) }, 'not a PEM CA certificate');
+  if (options.ca !== undefined) {
+    // node:tls accepts a CA bundle with no certificate in it at all: parse it to be sure.
+    try {
+      new X509Certificate(pem(options.ca));
+    } catch (err) {
+      throw new InvalidOptionError('tls.ca', `not a PEM CA certificate: ${(err as Error).message}`);
+    }
+  }
   if (!TLS_MIN_VERSIONS.includes(options.minVersion ?? '1.2')) {
     throw new InvalidOptionError('tls.minVersion', `must be one of ${TLS_MIN_VERSIONS.join(', ')}, got ${String(options.minVersion)}`);
   }

@@ -290,6 +290,7 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
     refused({ cert: certs.read(certs.serverCert), key: certs.read(certs.clientKey) }, 'tls.key');
     refused(serverTls({ minVersion: '1.1' as '1.2' }), 'tls.minVersion');
     refused(serverTls({ clientAuth: 'require' }), 'tls.ca');
+    refused(serverTls({ ca: 'no certificate here', clientAuth: 'require' }), 'tls.ca');
     refused(serverTls({ handshakeTimeout: 0 }), 'tls.handshakeTimeout');
     refused({ ...serverTls(), certs: 1 }, 'tls.certs');
   });
