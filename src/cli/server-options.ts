@@ -12,7 +12,7 @@ import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount,
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
-import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
+import { settingOfOption, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
 
 /**
  * Every setting of `reactor-server start`, defined once: its flag, its environment variable,
@@ -30,7 +30,8 @@ interface Setting {
   schema: (z: typeof Zod) => Zod.ZodType;
 }
 
-export interface StartSettings {
+/** Every setting of `start`; the TLS ones are described in tls-settings.ts. */
+export interface StartSettings extends TlsSettings {
   host: string;
   port: number;
   workers: number | 'auto';
@@ -53,13 +54,6 @@ export interface StartSettings {
   logLevel: LogLevel;
   metricsPort?: number;
   metricsHost: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
-  tlsClientAuth: 'none' | 'request' | 'require';
-  tlsMinVersion: '1.2' | '1.3';
-  tlsHandshakeTimeout: number;
-  tlsAlpn?: string;
 }
 
 /**
