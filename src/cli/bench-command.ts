@@ -2,14 +2,12 @@ import type { Command } from 'commander';
 import { runBench, type BenchOptions, type BenchResult } from '../load/load-driver.js';
 import { failures, formatResult, progressLine } from '../load/report.js';
 import { ConnectionClosedError, InvalidOptionError, TlsHandshakeError } from '../core/errors.js';
-import { DEFAULT_OPTIONS } from '../server/options.js';
 import { REPLY_PREFIX } from '../pool/reply-prefix.js';
 import * as parse from './parsers.js';
-import { addTlsClientOptions, tlsFromFlags, type TlsClientFlags } from './tls-client-options.js';
-import { addWireOptions, type WireFlags } from './wire-options.js';
+import { addTargetOptions, targetOf, type TargetFlags } from './target-options.js';
 
 /** The driver's options as the flags give them, plus what only the command needs. */
-type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration' | 'size' | 'mode'> & WireFlags & TlsClientFlags & {
+type BenchFlags = Pick<BenchOptions, 'connections' | 'duration' | 'size' | 'mode'> & TargetFlags & {
   prefix: string;
   verify: boolean;
   json: boolean;
@@ -18,35 +16,27 @@ type BenchFlags = Pick<BenchOptions, 'host' | 'port' | 'connections' | 'duration
 export function addBenchCommand(program: Command): void {
   const command = program
     .command('bench')
-    .description('measure a server: throughput, connection rate and latency percentiles, every reply verified')
-    .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
-    .option('-p, --port <port>', 'server port', parse.port, DEFAULT_OPTIONS.port)
+    .description('measure a server: throughput, connection rate and latency percentiles, every reply verified');
+  addTargetOptions(command)
     .option('-c, --connections <n>', 'concurrent connections (connect mode: concurrent sessions)', parse.positiveCount, 100)
     .option('-d, --duration <seconds>', 'seconds of load', parse.positiveSeconds, 10)
     .option('-s, --size <bytes>', 'request payload size', parse.positiveBytes, 16)
-    .option('-m, --mode <mode>', 'pingpong (one request in flight per connection), connect (connect/send/receive/close), hold (open, one round trip, stay open)', parse.choice(['pingpong', 'connect', 'hold'] as const), 'pingpong');
-  addWireOptions(command)
+    .option('-m, --mode <mode>', 'pingpong (one request in flight per connection), connect (connect/send/receive/close), hold (open, one round trip, stay open)', parse.choice(['pingpong', 'connect', 'hold'] as const), 'pingpong')
     .option('--prefix <text>', 'what the server puts in front of each echoed request', REPLY_PREFIX)
     .option('--no-verify', 'do not check replies (for servers that are not echoes)')
-    .option('--json', 'print the result as JSON');
-  addTlsClientOptions(command)
+    .option('--json', 'print the result as JSON')
     .action(async (flags: BenchFlags) => {
-      const tls = tlsFromFlags(flags, (problem) => command.error(`error: ${problem}`));
+      const target = targetOf(flags, command);
       const showProgress = !flags.json && process.stderr.isTTY === true;
       let result: BenchResult;
       try {
         result = await runBench({
-          host: flags.host,
-          port: flags.port,
+          ...target,
           connections: flags.connections,
           duration: flags.duration,
           size: flags.size,
           mode: flags.mode,
-          codec: flags.codec,
-          byteOrder: flags.byteOrder,
-          maxMessageBytes: flags.maxMessageBytes,
           expectPrefix: flags.verify ? flags.prefix : null,
-          tls,
           onProgress: showProgress ? (elapsed, replies) => process.stderr.write(progressLine(elapsed, flags.duration, replies)) : undefined,
         });
       } catch (err) {

@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
 import { connect, type Client } from '../client/client.js';
-import { DEFAULT_OPTIONS } from '../server/options.js';
 import * as parse from './parsers.js';
-import { addTlsClientOptions, tlsFromFlags, type TlsClientFlags } from './tls-client-options.js';
-import { addWireOptions, type WireFlags } from './wire-options.js';
+import { addTargetOptions, targetOf, type TargetFlags } from './target-options.js';
 
-interface SendFlags extends WireFlags, TlsClientFlags {
-  host: string;
-  port: number;
+interface SendFlags extends TargetFlags {
   timeout: number;
 }
 
@@ -15,23 +11,14 @@ export function addSendCommand(program: Command): void {
   const command = program
     .command('send')
     .description('send one message and print the reply')
-    .argument('<message>', 'the message (UTF-8)')
-    .option('--host <host>', 'server address', DEFAULT_OPTIONS.host)
-    .option('-p, --port <port>', 'server port', parse.port, DEFAULT_OPTIONS.port);
-  addTlsClientOptions(addWireOptions(command).option('-t, --timeout <seconds>', 'seconds to wait for the reply', parse.positiveSeconds, 5))
+    .argument('<message>', 'the message (UTF-8)');
+  addTargetOptions(command)
+    .option('-t, --timeout <seconds>', 'seconds to wait for the reply', parse.positiveSeconds, 5)
     .action(async (message: string, flags: SendFlags) => {
-      const tls = tlsFromFlags(flags, (problem) => command.error(`error: ${problem}`));
+      const target = targetOf(flags, command);
       let client: Client | null = null;
       try {
-        client = await connect({
-          host: flags.host,
-          port: flags.port,
-          codec: flags.codec,
-          byteOrder: flags.byteOrder,
-          maxMessageBytes: flags.maxMessageBytes,
-          connectTimeout: flags.timeout * 1000,
-          tls,
-        });
+        client = await connect({ ...target, connectTimeout: flags.timeout * 1000 });
         const reply = await client.request(message, flags.timeout * 1000);
         process.stdout.write(`${reply.toString()}\n`);
         await client.close();

@@ -5,9 +5,11 @@
  * No side effects on import.
  */
 import { execFileSync } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TlsOptions } from '../../src/index.js';
 
 export interface CertificateFiles {
   readonly dir: string;
@@ -25,6 +27,8 @@ export interface CertificateFiles {
   readonly nextServerKey: string;
   /** Reads one of the files above. */
   read(file: string): Buffer;
+  /** A server's `tls` option with the server certificate and key, plus `extra`. */
+  serverTls(extra?: Partial<TlsOptions>): TlsOptions;
   /** Removes the directory. */
   remove(): void;
 }
@@ -76,6 +80,18 @@ export function makeCertificates(): CertificateFiles {
     nextServerCert: next.cert,
     nextServerKey: next.key,
     read: (file) => readFileSync(file),
+    serverTls: (extra = {}) => ({ cert: readFileSync(server.cert), key: readFileSync(server.key), ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Certificates for the test file that calls this (at its top level): made before its tests,
+ * removed after them. The object is filled in by the `before` hook.
+ */
+export function suiteCertificates(): CertificateFiles {
+  const files = {} as CertificateFiles;
+  before(() => void Object.assign(files, makeCertificates()));
+  after(() => files.remove());
+  return files;
 }

@@ -9,27 +9,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { REPLY_PREFIX, ReactorServer, type BenchResult, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
-import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
+import { suiteCertificates } from '../helpers/certificates.js';
 import { runCli } from '../helpers/cli-process.js';
 import { EventLog, within } from '../helpers/wait.js';
 
-let certs: CertificateFiles;
+const certs = suiteCertificates();
+const serverTls = (extra: Partial<TlsOptions> = {}): TlsOptions => certs.serverTls(extra);
 let server: ReactorServer;
 let port: string;
 
 before(async () => {
-  certs = makeCertificates();
   server = new ReactorServer({ port: 0, tls: serverTls() });
   port = String((await server.start()).port);
 });
 after(async () => {
   await server.stop();
-  certs.remove();
 });
 
-function serverTls(extra: Partial<TlsOptions> = {}): TlsOptions {
-  return { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey), ...extra };
-}
 
 function benchResult(stdout: string): BenchResult {
   return JSON.parse(stdout) as BenchResult;

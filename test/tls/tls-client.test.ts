@@ -6,22 +6,14 @@
  * certificate is presented and the server sees whose it is; bad tls options are refused
  * naming the key.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionClosedError, InvalidOptionError, REPLY_PREFIX, ReactorServer, TlsHandshakeError, UnknownOptionError, connect, type CodecName, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
-import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
+import { suiteCertificates } from '../helpers/certificates.js';
 import { EventLog, within } from '../helpers/wait.js';
 
-let certs: CertificateFiles;
-
-before(() => {
-  certs = makeCertificates();
-});
-after(() => certs.remove());
-
-function serverTls(extra: Partial<TlsOptions> = {}): TlsOptions {
-  return { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey), ...extra };
-}
+const certs = suiteCertificates();
+const serverTls = (extra: Partial<TlsOptions> = {}): TlsOptions => certs.serverTls(extra);
 
 /** Runs `body` with a started TLS echo server, always stopped after. */
 async function withTlsServer<T>(options: { codec?: CodecName; tls?: TlsOptions }, body: (port: number, server: ReactorServer) => Promise<T>): Promise<T> {

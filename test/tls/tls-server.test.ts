@@ -6,7 +6,7 @@
  * counted by reason; material is replaced while a connection stays up; bad material is refused
  * naming the setting.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,20 +14,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { InvalidOptionError, NetServer, REPLY_PREFIX, ReactorGroup, ReactorServer, supportsReusePort, type CodecName, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
-import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
+import { suiteCertificates } from '../helpers/certificates.js';
 import { EventLog, waitUntil, within } from '../helpers/wait.js';
 
 const run = promisify(execFile);
-let certs: CertificateFiles;
-
-before(() => {
-  certs = makeCertificates();
-});
-after(() => certs.remove());
-
-function serverTls(extra: Partial<TlsOptions> = {}): TlsOptions {
-  return { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey), ...extra };
-}
+const certs = suiteCertificates();
+const serverTls = (extra: Partial<TlsOptions> = {}): TlsOptions => certs.serverTls(extra);
 
 /** A verifying TLS client; resolves once the handshake is done. */
 async function tlsClient(port: number, extra: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
