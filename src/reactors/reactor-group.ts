@@ -195,6 +195,8 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   };
 }
 
+/** Fresh ports tried when the probed one is taken before the cluster primary binds it. */
+const FREE_PORT_ATTEMPTS = 3;
 const STATS_TIMEOUT_MS = 2000;
 /** How long past its drain deadline a reactor may take to end before it is terminated. */
 const STOP_GRACE_MS = 15_000;
@@ -255,14 +257,13 @@ export class ReactorGroup {
       if (this.mode === 'threads') {
         // SO_REUSEPORT lets any process of the same user join a port that is already served,
         // and the kernel would then share the traffic with it. An exclusive bind fails on any
-        // listener, reusePort or not: refuse to start where someone already serves.
-        this.config.options.port = await probePort(host, port);
-      } else if (port === 0) {
-        // The primary's shared listener lives only while some worker listens: if every reactor
-        // died, a replacement asking for port 0 would get a new port. Settle the port first.
-        this.config.options.port = await probePort(host, 0);
+        // listener, reusePort or not: refuse to start where someone already serves. (Port 0 is
+        // a fresh port nobody serves; reactor 0 settles it and the others bind the same.)
+        if (port !== 0) await probePort(host, port);
+        this.address = await this.spawn(0);
+      } else {
+        this.address = port === 0 ? await this.spawnOnFreePort(host) : await this.spawn(0);
       }
-      this.address = await this.spawn(0);
       const others = Array.from({ length: this.size - 1 }, (_, i) => this.spawn(i + 1));
       await Promise.all(others);
     } catch (err) {
@@ -350,6 +351,23 @@ export class ReactorGroup {
 
   private info(slot: Slot): ReactorInfo {
     return { index: slot.index, kind: slot.link.kind, id: slot.link.id, restarts: slot.restarts };
+  }
+
+  /**
+   * Processes mode asked for port 0. The primary's shared listener lives only while some worker
+   * listens: if every reactor died, a replacement asking for port 0 would get a new port. So the
+   * port is settled first, by a probe; another process may take it before the primary binds it,
+   * and then a fresh one is tried.
+   */
+  private async spawnOnFreePort(host: string): Promise<AddressInfo> {
+    for (let attempt = 1; ; attempt++) {
+      this.config.options.port = await probePort(host, 0);
+      try {
+        return await this.spawn(0);
+      } catch (err) {
+        if (attempt >= FREE_PORT_ATTEMPTS || !(err instanceof ReactorStartError) || err.causeCode !== 'EADDRINUSE') throw err;
+      }
+    }
   }
 
   private spawn(index: number): Promise<AddressInfo> {
