@@ -12,7 +12,8 @@ import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount,
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
-import { settingOfOption, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
+import { parseSniSpec, settingOfOption, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
+import { isServerNamePattern } from '../transport/sni-contexts.js';
 
 /**
  * Every setting of `reactor-server start`, defined once: its flag, its environment variable,
@@ -62,17 +63,20 @@ export interface StartSettings extends TlsSettings {
  */
 const zod = lazyModule<typeof import('zod')>('zod');
 
-const byteSize = (z: typeof Zod): Zod.ZodType => z.union(
-  [
-  z.number().int().positive(),
+/** A string in a config file read as its flag would be, the parser's message as the problem. */
+const viaParser = <T>(z: typeof Zod, parser: (value: string) => T): Zod.ZodType =>
   z.string().transform((value, ctx) => {
     try {
-      return parse.bytes(value);
+      return parser(value);
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
       return z.NEVER;
     }
-  }),
+  });
+const byteSize = (z: typeof Zod): Zod.ZodType => z.union(
+  [
+  z.number().int().positive(),
+  viaParser(z, parse.bytes),
   ],
   { error: 'must be a positive integer, or a size such as "64K" or "1M"' },
 );
@@ -120,6 +124,19 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tlsMinVersion', flags: '--tls-min-version <version>', env: 'REACTOR_TLS_MIN_VERSION', description: 'oldest TLS version accepted: 1.2, 1.3', parse: parse.choice(TLS_MIN_VERSIONS), default: '1.2', schema: (z) => z.enum(TLS_MIN_VERSIONS) },
   { key: 'tlsHandshakeTimeout', flags: '--tls-handshake-timeout <seconds>', env: 'REACTOR_TLS_HANDSHAKE_TIMEOUT', description: 'seconds a peer has to finish its TLS handshake', parse: parse.positiveSeconds, default: 10, schema: (z) => z.number().positive() },
   { key: 'tlsAlpn', flags: '--tls-alpn <protocols>', env: 'REACTOR_TLS_ALPN', description: 'ALPN protocols offered, comma-separated, most preferred first', schema: name },
+  {
+    key: 'tlsSni',
+    flags: '--tls-sni <NAME=CERT:KEY,...>',
+    env: 'REACTOR_TLS_SNI',
+    description: 'certificates chosen by the server name a client asks for (SNI); *.example.com covers one label; other names get --tls-cert',
+    parse: parseSniSpec,
+    // In a config file: { "api.example.com": { "cert": "api.crt", "key": "api.key" }, ... }
+    schema: (z) =>
+      z.union([
+        viaParser(z, parseSniSpec),
+        z.record(z.string().refine(isServerNamePattern, 'is not a server name (example.com or *.example.com)'), z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })),
+      ]),
+  },
 ];
 
 /**

@@ -85,10 +85,12 @@ async function start(settings: StartSettings): Promise<void> {
     process.exit(1);
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
+  const tlsReloads = { succeeded: 0, failed: 0 };
   if (settings.metricsPort !== undefined) {
     let metrics: MetricsServer;
+    const source: MetricsSource = settings.tlsCert === undefined ? running.metrics : { ...running.metrics, tlsReloads: () => tlsReloads };
     try {
-      metrics = await startMetricsServer(running.metrics, settings.metricsPort, settings.metricsHost);
+      metrics = await startMetricsServer(source, settings.metricsPort, settings.metricsHost);
     } catch (err) {
       process.stderr.write(`reactor-server: cannot serve metrics on ${formatHostPort(settings.metricsHost, settings.metricsPort)}: ${err instanceof Error ? err.message : String(err)}\n`);
       await running.stop();
@@ -100,7 +102,10 @@ async function start(settings: StartSettings): Promise<void> {
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
   shutdown.started();
-  process.on('SIGHUP', () => reloadOnHangup(settings, running, logger));
+  process.on('SIGHUP', () => {
+    const reloaded = reloadOnHangup(settings, running, logger);
+    if (reloaded !== null) tlsReloads[reloaded ? 'succeeded' : 'failed']++;
+  });
   releaseHangup();
 
   const { address } = running;
@@ -110,21 +115,24 @@ async function start(settings: StartSettings): Promise<void> {
 }
 
 /**
- * SIGHUP: re-reads the TLS certificate, key and CA files and hands them to every reactor for
- * new handshakes. Bad files are logged and the old material stays in use. Never fatal.
+ * SIGHUP: re-reads the TLS certificate, key, CA and SNI files and hands them to every reactor
+ * for new handshakes. Bad files are logged and the old material stays in use. Never fatal.
+ * @returns whether the material was replaced; null without TLS
  */
-function reloadOnHangup(settings: StartSettings, running: Running, logger: Logger): void {
+function reloadOnHangup(settings: StartSettings, running: Running, logger: Logger): boolean | null {
   if (settings.tlsCert === undefined) {
     logger.info('SIGHUP: no TLS material to reload');
-    return;
+    return null;
   }
   try {
     const material = tlsOptionsOf(settings) as TlsOptions;
     running.reloadTls(material);
     logger.info({ cert: settings.tlsCert }, 'tls material reloaded');
+    return true;
   } catch (err) {
     const problem = err as { option?: string; reason?: string; message: string };
     logger.error({ setting: problem.option === undefined ? undefined : settingOfOption(problem.option), err }, 'tls reload failed; the old material stays in use');
+    return false;
   }
 }
 

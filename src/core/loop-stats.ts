@@ -1,3 +1,5 @@
+import { addTlsStats, emptyTlsStats, type TlsStats } from './tls-stats.js';
+
 /** Counters kept by one event loop. Plain numbers: incrementing them costs nothing. */
 export interface LoopStats {
   /** Connections open right now. */
@@ -20,20 +22,20 @@ export interface LoopStats {
   rejectedByReason: Record<string, number>;
   /** `errors`, by error code (`ECONNRESET`, `ERR_FRAME_TOO_LARGE`, `ERR_HANDLER_FAILED`, ...). */
   errorsByCode: Record<string, number>;
-  /** TLS handshakes that failed, by reason (`plaintext`, `timeout`, `bad-certificate`, ...). */
-  tlsHandshakeFailures: Record<string, number>;
+  /** Handshake counters of a TLS server (every connection in `connections` is then TLS); null without TLS. */
+  tls: TlsStats | null;
 }
 
 /** Adds `stats` into `total`. */
 export function addStats(total: LoopStats, stats: LoopStats): void {
   for (const key of Object.keys(total) as (keyof LoopStats)[]) {
-    if (key !== 'errorsByCode' && key !== 'rejectedByReason' && key !== 'tlsHandshakeFailures') total[key] += stats[key];
+    if (key !== 'errorsByCode' && key !== 'rejectedByReason' && key !== 'tls') total[key] += stats[key];
   }
+  if (stats.tls !== null) addTlsStats((total.tls ??= emptyTlsStats()), stats.tls);
   for (const [code, n] of Object.entries(stats.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
   for (const [reason, n] of Object.entries(stats.rejectedByReason)) total.rejectedByReason[reason] = (total.rejectedByReason[reason] ?? 0) + n;
-  for (const [reason, n] of Object.entries(stats.tlsHandshakeFailures)) total.tlsHandshakeFailures[reason] = (total.tlsHandshakeFailures[reason] ?? 0) + n;
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tlsHandshakeFailures: {} };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
 }

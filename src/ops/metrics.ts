@@ -6,6 +6,9 @@ import { lazyModule } from '../core/lazy-module.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import type { RejectReason } from '../callbacks.js';
 import type { NetServer } from '../server/net-server.js';
+import { HANDSHAKE_SECONDS_BUCKETS } from '../core/tls-stats.js';
+import type { HandshakeFailure } from '../transport/transport.js';
+import { registerPrecountedHistogram } from './histogram-metric.js';
 
 const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
@@ -29,7 +32,12 @@ export interface HealthReport {
 export interface MetricsSource {
   sample(): Promise<ReactorSample[]>;
   health(): HealthReport;
+  /** Present when the server serves TLS: its material reloads so far. */
+  tlsReloads?(): { succeeded: number; failed: number };
 }
+
+/** Every handshake failure reason, so each series exists (at 0) before the first failure. */
+const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailure['reason'][] = ['plaintext', 'timeout', 'no-shared-cipher', 'bad-certificate', 'closed', 'protocol'];
 
 type CounterKey = 'accepted' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses';
 
@@ -136,7 +144,66 @@ export function createRegistry(source: MetricsSource): Registry {
       for (const s of await sample()) this.set({ reactor: String(s.reactor) }, s.eventLoopLagSeconds);
     },
   });
+  if (source.tlsReloads !== undefined) registerTlsMetrics(registry, source.tlsReloads, sample);
   return registry;
+}
+
+/** The TLS series: handshakes, their failures by reason and durations, TLS connections, reloads. */
+function registerTlsMetrics(registry: Registry, reloads: () => { succeeded: number; failed: number }, sample: () => Promise<ReactorSample[]>): void {
+  const { Counter, Gauge } = promClient();
+  const tlsSamples = async (): Promise<(ReactorSample & { stats: { tls: NonNullable<LoopStats['tls']> } })[]> =>
+    (await sample()).filter((s): s is ReactorSample & { stats: { tls: NonNullable<LoopStats['tls']> } } => s.stats.tls !== null);
+  new Gauge({
+    name: 'reactor_tls_connections',
+    help: 'TLS connections open now (handshake done)',
+    labelNames: ['reactor'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await tlsSamples()) this.set({ reactor: String(s.reactor) }, s.stats.connections);
+    },
+  });
+  new Counter({
+    name: 'reactor_tls_handshakes_total',
+    help: 'TLS handshakes completed',
+    labelNames: ['reactor'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await tlsSamples()) this.inc({ reactor: String(s.reactor) }, s.stats.tls.handshakes);
+    },
+  });
+  new Counter({
+    name: 'reactor_tls_handshake_failures_total',
+    help: 'TLS handshakes that failed, by reason: plaintext, timeout, no-shared-cipher, bad-certificate, closed, protocol',
+    labelNames: ['reactor', 'reason'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await tlsSamples()) {
+        for (const reason of HANDSHAKE_FAILURE_REASONS) this.inc({ reactor: String(s.reactor), reason }, s.stats.tls.handshakeFailures[reason] ?? 0);
+      }
+    },
+  });
+  registerPrecountedHistogram({
+    name: 'reactor_tls_handshake_duration_seconds',
+    help: 'Time from TCP accept to a completed TLS handshake',
+    buckets: HANDSHAKE_SECONDS_BUCKETS,
+    registry,
+    collect: async () => (await tlsSamples()).map((s) => ({ labels: { reactor: String(s.reactor) }, counts: s.stats.tls.handshakeBuckets, sum: s.stats.tls.handshakeSeconds })),
+  });
+  new Counter({
+    name: 'reactor_tls_reloads_total',
+    help: 'TLS material reloads (SIGHUP), by result: ok (new handshakes use it), failed (the old material stays in use)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const { succeeded, failed } = reloads();
+      this.inc({ result: 'ok' }, succeeded);
+      this.inc({ result: 'failed' }, failed);
+    },
+  });
 }
 
 const LAG_SAMPLE_MS = 100;

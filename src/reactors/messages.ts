@@ -1,4 +1,5 @@
 import type { LoopStats } from '../core/loop-stats.js';
+import type { TlsMaterial } from '../transport/node-tls.js';
 import type { CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
@@ -25,7 +26,7 @@ export type ToReactor =
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
-  | { t: 'reloadTls'; tls: { cert: string | Uint8Array; key: string | Uint8Array; ca?: string | Uint8Array } }
+  | { t: 'reloadTls'; tls: TlsMaterial }
   | { t: 'stop'; drainTimeout: number | undefined };
 
 /** Sub-reactor to supervisor. */

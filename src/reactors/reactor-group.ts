@@ -12,7 +12,7 @@ import { describeValue, rejectUnknownOptions, requireFunction, requireModule, re
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
-import { createTlsContext, type TlsOptions } from '../transport/node-tls.js';
+import { createTlsContext, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
@@ -310,13 +310,13 @@ export class ReactorGroup {
    * nothing changes.
    * @throws ServerStateError on a group without `tls`; InvalidOptionError for bad material
    */
-  reloadTls(material: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): void {
+  reloadTls(material: TlsMaterial): void {
     const current = this.config.options.tls;
     if (current === undefined) throw new ServerStateError('reloadTls() on a group without tls');
-    const next: TlsOptions = { ...current, cert: material.cert, key: material.key, ca: material.ca ?? current.ca };
+    const next: TlsOptions = { ...current, cert: material.cert, key: material.key, ca: material.ca ?? current.ca, sni: material.sni ?? current.sni };
     createTlsContext(next);
     this.config.options.tls = next;
-    const tls = { cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }) };
+    const tls: TlsMaterial = { cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }), ...(next.sni === undefined ? {} : { sni: next.sni }) };
     for (const slot of this.slots) if (slot.ready) slot.link.send({ t: 'reloadTls', tls });
   }
 

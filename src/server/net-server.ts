@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { Dispatcher } from '../core/dispatcher.js';
 import type { LoopStats } from '../core/loop-stats.js';
+import { emptyTlsStats, recordHandshake, type TlsStats } from '../core/tls-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
 import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
-import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsOptions } from '../transport/node-tls.js';
+import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
@@ -58,14 +59,26 @@ function checkCallbacks(callbacks: unknown): void {
   for (const [name, callback] of Object.entries(callbacks)) if (callback !== undefined) requireFunction(`callbacks.${name}`, callback);
 }
 
+function requirePem(name: string, value: unknown): void {
+  // A Buffer arrives in another thread as a plain Uint8Array: both are bytes of PEM text.
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new InvalidOptionError(name, `must be PEM text (a string or bytes), got ${describeValue(value)}`);
+}
+
 /** @throws InvalidOptionError naming the first bad TLS setting (the material itself is checked when the context is built) */
 function checkTlsOptions(tls: unknown): void {
   requireOptionsObject('tls', tls);
-  rejectUnknownOptions(tls, ['cert', 'key', 'ca', 'clientAuth', 'minVersion', 'handshakeTimeout', 'alpn'], 'tls.');
-  const { cert, key, clientAuth = 'none', minVersion = '1.2', handshakeTimeout = 10, alpn } = tls as TlsOptions;
-  for (const [name, value] of [['tls.cert', cert], ['tls.key', key]] as const) {
-    // A Buffer arrives in another thread as a plain Uint8Array: both are bytes of PEM text.
-    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new InvalidOptionError(name, `must be PEM text (a string or bytes), got ${describeValue(value)}`);
+  rejectUnknownOptions(tls, ['cert', 'key', 'ca', 'clientAuth', 'minVersion', 'handshakeTimeout', 'alpn', 'sni'], 'tls.');
+  const { cert, key, clientAuth = 'none', minVersion = '1.2', handshakeTimeout = 10, alpn, sni } = tls as TlsOptions;
+  requirePem('tls.cert', cert);
+  requirePem('tls.key', key);
+  if (sni !== undefined) {
+    requireOptionsObject('tls.sni', sni);
+    for (const [name, entry] of Object.entries(sni)) {
+      requireOptionsObject(`tls.sni.${name}`, entry);
+      rejectUnknownOptions(entry, ['cert', 'key'], `tls.sni.${name}.`);
+      requirePem(`tls.sni.${name}.cert`, entry.cert);
+      requirePem(`tls.sni.${name}.key`, entry.key);
+    }
   }
   requireOneOf('tls.clientAuth', clientAuth, TLS_CLIENT_AUTH);
   requireOneOf('tls.minVersion', minVersion, TLS_MIN_VERSIONS);
@@ -191,6 +204,8 @@ export class NetServer<T = unknown> {
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
     this.tlsTransport = options.tls === undefined ? null : nodeTlsTransport(options.tls);
+    const tlsStats = this.tlsTransport === null ? null : emptyTlsStats();
+    this.dispatcher.stats.tls = tlsStats;
     this.transport = options.transport ?? ((this.tlsTransport ?? nodeNetTransport) as Transport);
     this.driver = this.transport.driver;
     this.host = {
@@ -208,7 +223,7 @@ export class NetServer<T = unknown> {
       this.options,
       (socket) => this.accept(socket),
       (error) => this.listenerError(error),
-      (failure) => this.handshakeFailed(failure),
+      tlsStats === null ? undefined : { completed: (seconds) => recordHandshake(tlsStats, seconds), failed: (failure) => this.handshakeFailed(tlsStats, failure) },
     );
   }
 
@@ -366,14 +381,14 @@ export class NetServer<T = unknown> {
    * theirs. The new material is checked first; a bad one throws and the old stays in use.
    * @throws ServerStateError on a server without `tls`; InvalidOptionError for bad material
    */
-  reloadTls(tls: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): void {
+  reloadTls(tls: TlsMaterial): void {
     if (this.tlsTransport === null) throw new ServerStateError('reloadTls() on a server without tls');
     this.tlsTransport.reload({ ...tls });
   }
 
-  private handshakeFailed(failure: HandshakeFailure): void {
-    const stats = this.dispatcher.stats;
-    stats.tlsHandshakeFailures[failure.reason] = (stats.tlsHandshakeFailures[failure.reason] ?? 0) + 1;
+  private handshakeFailed(tlsStats: TlsStats, failure: HandshakeFailure): void {
+    const failures = tlsStats.handshakeFailures;
+    failures[failure.reason] = (failures[failure.reason] ?? 0) + 1;
     for (const observer of this.observers) observer.handshakeFailed?.(failure);
   }
 

@@ -7,11 +7,19 @@
  */
 import type { Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { InvalidOptionError } from '../core/errors.js';
 import { Acceptor } from './node-listener.js';
 import { nodeNetDriver } from './node-net.js';
-import type { HandshakeFailure, TlsInfo, Transport, TransportDriver } from './transport.js';
+import { SniContexts, isServerNamePattern } from './sni-contexts.js';
+import type { HandshakeFailure, HandshakeObserver, TlsInfo, Transport, TransportDriver } from './transport.js';
+
+/** A certificate and its key, PEM. */
+export interface TlsCertificate {
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+}
 
 /** What a TLS server is configured with: PEM contents, not file names. */
 export interface TlsOptions {
@@ -29,7 +37,15 @@ export interface TlsOptions {
   handshakeTimeout?: number;
   /** ALPN protocols offered, most preferred first. */
   alpn?: string[];
+  /**
+   * Certificates by the server name a client asks for (SNI): `api.example.com`, or a wildcard
+   * `*.example.com` (one label). Other names, and clients that send none, get `cert`/`key`.
+   */
+  sni?: Record<string, TlsCertificate>;
 }
+
+/** The material `reloadTls` replaces; the rest of TlsOptions stays as the server started. */
+export type TlsMaterial = Pick<TlsOptions, 'cert' | 'key' | 'ca' | 'sni'>;
 
 export const TLS_CLIENT_AUTH = ['none', 'request', 'require'] as const;
 export const TLS_MIN_VERSIONS = ['1.2', '1.3'] as const;
@@ -41,6 +57,11 @@ const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
  *   match its certificate
  */
 export function createTlsContext(options: TlsOptions): SecureContext {
+  return checkedMaterial(options).context;
+}
+
+/** The default context and the SNI ones, every file checked, each failure naming its setting. */
+function checkedMaterial(options: TlsOptions): { context: SecureContext; sni: SniContexts | null } {
   const attempt = (option: string, context: tls.SecureContextOptions, what: string): SecureContext => {
     try {
       return tls.createSecureContext(context);
@@ -61,7 +82,15 @@ export function createTlsContext(options: TlsOptions): SecureContext {
   if (!TLS_MIN_VERSIONS.includes(options.minVersion ?? '1.2')) {
     throw new InvalidOptionError('tls.minVersion', `must be one of ${TLS_MIN_VERSIONS.join(', ')}, got ${String(options.minVersion)}`);
   }
-  return attempt('tls.key', contextOptions(options), 'does not go with tls.cert');
+  const context = attempt('tls.key', contextOptions(options), 'does not go with tls.cert');
+  if (options.sni === undefined) return { context, sni: null };
+  for (const [name, entry] of Object.entries(options.sni)) {
+    if (!isServerNamePattern(name)) throw new InvalidOptionError(`tls.sni`, `${JSON.stringify(name)} is not a server name (example.com or *.example.com)`);
+    attempt(`tls.sni.${name}.cert`, { cert: pem(entry.cert) }, 'not a PEM certificate');
+    attempt(`tls.sni.${name}.key`, { key: pem(entry.key) }, 'not a PEM private key');
+    attempt(`tls.sni.${name}.key`, contextOptions({ ...options, cert: entry.cert, key: entry.key }), `does not go with tls.sni.${name}.cert`);
+  }
+  return { context, sni: SniContexts.from(options.sni, (_name, entry) => contextOptions({ ...options, cert: entry.cert, key: entry.key })) };
 }
 
 /** Why a handshake failed, from OpenSSL's and Node's codes. */
@@ -71,6 +100,8 @@ export function handshakeFailureReason(error: Error): HandshakeFailure['reason']
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_HTTP_REQUEST' || code === 'ERR_SSL_HTTPS_PROXY_REQUEST') return 'plaintext';
   if (code === 'ERR_SSL_NO_SHARED_CIPHER' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE') return 'no-shared-cipher';
   if (/CERTIFICATE|_CA$|PEER_DID_NOT_RETURN/.test(code)) return 'bad-certificate';
+  // "socket hang up": the peer closed or reset before the handshake finished.
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'closed';
   return 'protocol';
 }
 
@@ -122,16 +153,28 @@ class TlsAcceptor extends Acceptor {
   }
 }
 
+/** When each raw socket was accepted, for the handshake's duration (a WeakMap: no field added to Node's sockets). */
+const acceptedAt = new WeakMap<Socket, number>();
+
+function handshakeSeconds(socket: TLSSocket): number {
+  // The TCP socket under a server-side TLSSocket (not public API; no duration elsewhere).
+  const raw = (socket as unknown as { _parent?: Socket })._parent;
+  const start = raw === undefined ? undefined : acceptedAt.get(raw);
+  return start === undefined ? 0 : (performance.now() - start) / 1000;
+}
+
 /** A TLS transport for `options` (the context is built, and checked, at once). */
-export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { reload(options: TlsOptions): void } {
-  createTlsContext(options);
+export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { reload(material: TlsMaterial): void } {
   let material = options;
+  let sni = checkedMaterial(options).sni;
   const clientAuth = options.clientAuth ?? 'none';
   const listeners = new Set<TlsAcceptor>();
+  // One callback for every listener, reading the current map: a reload swaps `sni` for all.
+  const SNICallback = (servername: string, done: (err: Error | null, context?: SecureContext) => void): void => done(null, sni?.lookup(servername));
   return {
     name: 'node:tls',
     driver: nodeTlsDriver,
-    createListener(listenerOptions, onAccept, onError, onHandshakeFailed) {
+    createListener(listenerOptions, onAccept, onError, handshakes?: HandshakeObserver) {
       const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions, onConnection) => {
         const server = tls.createServer(
           {
@@ -147,6 +190,7 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
             rejectUnauthorized: false,
             handshakeTimeout: (options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_S) * 1000,
             ALPNProtocols: options.alpn,
+            SNICallback,
           },
           (socket: TLSSocket) => {
             if (clientAuth === 'require' && !socket.authorized) {
@@ -154,17 +198,19 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
               const why = socket.authorizationError === undefined || socket.authorizationError === null ? 'ERR_TLS_NO_CLIENT_CERTIFICATE' : String(socket.authorizationError);
               const error = Object.assign(new Error(`client certificate refused: ${why}`), { code: why });
               socket.destroy();
-              onHandshakeFailed?.({ reason: 'bad-certificate', error, peer });
+              handshakes?.failed({ reason: 'bad-certificate', error, peer });
               return;
             }
+            handshakes?.completed(handshakeSeconds(socket));
             onConnection(socket);
           },
         );
+        if (handshakes !== undefined) server.on('connection', (raw: Socket) => acceptedAt.set(raw, performance.now()));
         server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
           const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
           // Closed here, whatever Node goes on to do: a failed handshake must not hold a descriptor.
           socket.destroy();
-          onHandshakeFailed?.({ reason: handshakeFailureReason(error), error, peer });
+          handshakes?.failed({ reason: handshakeFailureReason(error), error, peer });
         });
         return server;
       });
@@ -173,8 +219,10 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
     },
     reload(next) {
       // Built and checked first: a bad new file leaves the old material in use.
-      createTlsContext(next);
-      material = { ...material, cert: next.cert, key: next.key, ca: next.ca ?? material.ca };
+      const candidate: TlsOptions = { ...material, cert: next.cert, key: next.key, ca: next.ca ?? material.ca, sni: next.sni ?? material.sni };
+      const checked = checkedMaterial(candidate);
+      material = candidate;
+      sni = checked.sni;
       for (const listener of listeners) listener.replaceMaterial(material);
     },
   };

@@ -84,10 +84,21 @@ export interface TlsInfo {
 
 /** A handshake that did not complete: the socket never became a connection. */
 export interface HandshakeFailure {
-  /** `plaintext` (not TLS at all), `timeout`, `no-shared-cipher`, `bad-certificate`, `protocol` (anything else). */
-  reason: 'plaintext' | 'timeout' | 'no-shared-cipher' | 'bad-certificate' | 'protocol';
+  /**
+   * `plaintext` (not TLS at all), `timeout`, `no-shared-cipher`, `bad-certificate`, `closed`
+   * (the peer closed or reset first), `protocol` (anything else).
+   */
+  reason: 'plaintext' | 'timeout' | 'no-shared-cipher' | 'bad-certificate' | 'closed' | 'protocol';
   error: Error;
   peer: { address: string; port: number };
+}
+
+/** Hears how each TLS handshake ended. */
+export interface HandshakeObserver {
+  /** A handshake completed after `seconds` (from TCP accept); the handle goes on to onAccept. */
+  completed(seconds: number): void;
+  /** A handshake failed; the handle never reaches onAccept. */
+  failed(failure: HandshakeFailure): void;
 }
 
 /** How a listener is set up: the seed Acceptor's socket options. */
@@ -125,7 +136,7 @@ export interface Transport<H = unknown> {
     options: ListenerOptions,
     onAccept: (handle: H) => void,
     onError: (error: Error) => void,
-    /** A TLS transport's handshake that failed (the handle never reaches onAccept). */
-    onHandshakeFailed?: (failure: HandshakeFailure) => void,
+    /** Told how each handshake ended, on a TLS transport. */
+    handshakes?: HandshakeObserver,
   ): TransportListener;
 }

@@ -1,7 +1,7 @@
 /**
  * Certificates made at test time with the `openssl` command, never committed: a CA, a server
  * certificate it signed (for `localhost` and 127.0.0.1), a client certificate it signed, and a
- * client certificate from another CA the server does not trust. EC P-256 keys: quick to make.
+ * client certificate from another CA the server does not trust, and certificates for SNI. EC P-256 keys: quick to make.
  * No side effects on import.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,6 +25,11 @@ export interface CertificateFiles {
   /** A second server certificate and key, for rotation. */
   readonly nextServerCert: string;
   readonly nextServerKey: string;
+  /** Certificates for SNI, signed by the CA: `api.test` only, and the wildcard `*.shop.test`. */
+  readonly apiCert: string;
+  readonly apiKey: string;
+  readonly shopCert: string;
+  readonly shopKey: string;
   /** Reads one of the files above. */
   read(file: string): Buffer;
   /** A server's `tls` option with the server certificate and key, plus `extra`. */
@@ -65,6 +70,8 @@ export function makeCertificates(): CertificateFiles {
   const ca = makeCa(dir, 'test-ca');
   const server = makeSigned(dir, 'localhost', ca, SERVER_EXTENSIONS);
   const next = makeSigned(dir, 'localhost-next', ca, SERVER_EXTENSIONS);
+  const api = makeSigned(dir, 'api.test', ca, 'subjectAltName=DNS:api.test\nextendedKeyUsage=serverAuth\n');
+  const shop = makeSigned(dir, 'shop.test', ca, 'subjectAltName=DNS:*.shop.test\nextendedKeyUsage=serverAuth\n');
   const client = makeSigned(dir, 'trusted-client', ca, CLIENT_EXTENSIONS);
   const strangerCa = makeCa(dir, 'stranger-ca');
   const stranger = makeSigned(dir, 'stranger-client', strangerCa, CLIENT_EXTENSIONS);
@@ -79,6 +86,10 @@ export function makeCertificates(): CertificateFiles {
     strangerKey: stranger.key,
     nextServerCert: next.cert,
     nextServerKey: next.key,
+    apiCert: api.cert,
+    apiKey: api.key,
+    shopCert: shop.cert,
+    shopKey: shop.key,
     read: (file) => readFileSync(file),
     serverTls: (extra = {}) => ({ cert: readFileSync(server.cert), key: readFileSync(server.key), ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),

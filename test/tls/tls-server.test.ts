@@ -128,8 +128,8 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
       await closedBy(Buffer.from('hello, plaintext\n'));
       await closedBy(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00]));
       await closedBy(null);
-      await waitUntil(() => Object.values(server.stats.tlsHandshakeFailures).reduce((a, b) => a + b, 0) >= 3, () => JSON.stringify(server.stats.tlsHandshakeFailures));
-      const failures = server.stats.tlsHandshakeFailures;
+      await waitUntil(() => Object.values(server.stats.tls!.handshakeFailures).reduce((a, b) => a + b, 0) >= 3, () => JSON.stringify(server.stats.tls!.handshakeFailures));
+      const failures = server.stats.tls!.handshakeFailures;
       assert.equal(failures.plaintext, 1, JSON.stringify(failures));
       assert.equal(failures.timeout, 1, JSON.stringify(failures));
       assert.equal(Object.values(failures).reduce((a, b) => a + b, 0), 3, JSON.stringify(failures));
@@ -163,7 +163,7 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
         socket.resume();
         await new Promise((resolve) => socket.once('close', resolve));
       }
-      await waitUntil(() => (server.stats.tlsHandshakeFailures['bad-certificate'] ?? 0) === 2, () => JSON.stringify(server.stats.tlsHandshakeFailures));
+      await waitUntil(() => (server.stats.tls!.handshakeFailures['bad-certificate'] ?? 0) === 2, () => JSON.stringify(server.stats.tls!.handshakeFailures));
       assert.equal(server.stats.accepted, 1);
     } finally {
       await server.stop({ drainTimeout: 0 });
@@ -201,7 +201,7 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
       for (let i = 0; i < 20; i++) (await tlsClient(port)).destroy();
       // Each lands as a connection that closes, or (when the server's side of the handshake was
       // still going) as a failed handshake; either way nothing may stay open.
-      const settled = (): number => server.stats.accepted + Object.values(server.stats.tlsHandshakeFailures).reduce((a, b) => a + b, 0);
+      const settled = (): number => server.stats.accepted + Object.values(server.stats.tls!.handshakeFailures).reduce((a, b) => a + b, 0);
       await waitUntil(() => settled() === 20 && server.connectionCount === 0, () => `${settled()} settled, ${server.connectionCount} open`);
     } finally {
       await within(server.stop({ drainTimeout: 0 }), 3000, 'stop() after clients that closed at once');
