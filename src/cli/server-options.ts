@@ -12,8 +12,7 @@ import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount,
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import * as parse from './parsers.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
-import { parseSniSpec, settingOfOption, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
-import { isServerNamePattern } from '../transport/sni-contexts.js';
+import { parseSniSpec, settingOfOption, sniFilesOf, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
 
 /**
  * Every setting of `reactor-server start`, defined once: its flag, its environment variable,
@@ -64,8 +63,8 @@ export interface StartSettings extends TlsSettings {
 const zod = lazyModule<typeof import('zod')>('zod');
 
 /** A string in a config file read as its flag would be, the parser's message as the problem. */
-const viaParser = <T>(z: typeof Zod, parser: (value: string) => T): Zod.ZodType =>
-  z.string().transform((value, ctx) => {
+const viaParser = <In, T>(z: typeof Zod, parser: (value: In) => T, input: Zod.ZodType<In> = z.string() as unknown as Zod.ZodType<In>): Zod.ZodType =>
+  input.transform((value, ctx) => {
     try {
       return parser(value);
     } catch (err) {
@@ -131,11 +130,7 @@ export const SETTINGS: readonly Setting[] = [
     description: 'certificates chosen by the server name a client asks for (SNI); *.example.com covers one label; other names get --tls-cert',
     parse: parseSniSpec,
     // In a config file: { "api.example.com": { "cert": "api.crt", "key": "api.key" }, ... }
-    schema: (z) =>
-      z.union([
-        viaParser(z, parseSniSpec),
-        z.record(z.string().refine(isServerNamePattern, 'is not a server name (example.com or *.example.com)'), z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })),
-      ]),
+    schema: (z) => viaParser(z, sniFilesOf, z.unknown()),
   },
 ];
 

@@ -62,6 +62,28 @@ export function parseSniSpec(value: string): Record<string, SniFiles> {
   return map;
 }
 
+/**
+ * A `tlsSni` value from a config file: the flag's string form, or a map from server name to
+ * `{ "cert": FILE, "key": FILE }`.
+ * @throws Error saying which name or field is wrong
+ */
+export function sniFilesOf(value: unknown): Record<string, SniFiles> {
+  if (typeof value === 'string') return parseSniSpec(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be a map from server name to { "cert": FILE, "key": FILE }, or "NAME=CERT:KEY,..."');
+  const map: Record<string, SniFiles> = {};
+  for (const [name, entry] of Object.entries(value)) {
+    if (!isServerNamePattern(name)) throw new Error(`${JSON.stringify(name)} is not a server name (example.com or *.example.com)`);
+    const { cert, key, ...rest } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    for (const [field, file] of [['cert', cert], ['key', key]] as const) {
+      if (typeof file !== 'string' || file === '') throw new Error(`${name}.${field} must be a file name, got ${JSON.stringify(file)}`);
+    }
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw new Error(`${name}.${unknown[0]} is not a setting (only cert and key)`);
+    map[name.toLowerCase()] = { cert: cert as string, key: key as string };
+  }
+  return map;
+}
+
 function readSni(files: Record<string, SniFiles>): Record<string, { cert: Buffer; key: Buffer }> {
   return Object.fromEntries(Object.entries(files).map(([name, { cert, key }]) => [name, { cert: readPem(`tlsSni.${name}.cert`, cert), key: readPem(`tlsSni.${name}.key`, key) }]));
 }
