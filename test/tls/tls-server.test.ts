@@ -232,6 +232,32 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
     });
   }
 
+  it('a ReactorServer with a task pool: every reply over TLS, in order per connection', async () => {
+    const server = new ReactorServer({ port: 0, codec: 'length', taskWorkers: 2, tls: serverTls() });
+    const clients: tls.TLSSocket[] = [];
+    try {
+      const { port } = await server.start();
+      for (let i = 0; i < 4; i++) clients.push(await tlsClient(port));
+      const replies = await Promise.all(
+        clients.map(async (client, c) => {
+          // Several messages in one write: the pool may finish them in any order, the replies may not.
+          const texts = Array.from({ length: 5 }, (_, m) => `c${c}m${m}`);
+          const wire = Buffer.concat(texts.map((text) => framed('length', Buffer.from(text)).request));
+          client.write(wire);
+          const want = texts.reduce((n, text) => n + 4 + REPLY_PREFIX.length + text.length, 0);
+          const bytes = await readBytes(client, want);
+          const got: string[] = [];
+          for (let at = 0; at < bytes.length; at += 4 + bytes.readUInt32LE(at)) got.push(bytes.subarray(at + 4, at + 4 + bytes.readUInt32LE(at)).toString());
+          return [got, texts.map((text) => `${REPLY_PREFIX}${text}`)];
+        }),
+      );
+      for (const [got, want] of replies) assert.deepEqual(got, want);
+    } finally {
+      for (const client of clients) client.destroy();
+      await server.stop({ drainTimeout: 0 });
+    }
+  });
+
   it('idle timeouts and a graceful stop work over TLS as in plaintext', async () => {
     const closes = new EventLog<string>();
     const server = new NetServer({
