@@ -23,6 +23,8 @@ export {
   ServerStateError,
   UnsupportedError,
   ProtocolError,
+  ProxyProtocolError,
+  type ProxyProtocolReason,
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,
