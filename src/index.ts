@@ -14,6 +14,7 @@ export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
 export { LengthCodec, type ByteOrder } from './net/length-codec.js';
 export { LineCodec } from './net/line-codec.js';
+export { CidrList } from './net/cidr-list.js';
 export {
   PP2_TYPE,
   PP2_SUBTYPE_SSL,
