@@ -297,12 +297,18 @@ function parseV2(bytes: Buffer, maxHeaderBytes: number): ProxyParseResult {
   const tlvsStart = PROXY_V2_FIXED_BYTES + layout.addressBytes;
   const tlvs = tlvsStart === total ? NO_TLVS : parseTlvs(bytes, tlvsStart, total);
   if (tlvs instanceof ProxyProtocolError) return { status: 'invalid', error: tlvs };
-  const header: ProxyHeader = { version: 2, command, family: layout.family, tlvs };
   // LOCAL: the proxy speaks for itself, and the address block is to be ignored.
-  if (command === 'proxy' && layout.addressBytes > 0) {
-    header.source = v2Endpoint(bytes, layout.addressBytes, 0);
-    header.destination = v2Endpoint(bytes, layout.addressBytes, 1);
-  }
+  const header: ProxyHeader =
+    command === 'proxy' && layout.addressBytes > 0
+      ? {
+          version: 2,
+          command,
+          family: layout.family,
+          source: v2Endpoint(bytes, layout.addressBytes, 0),
+          destination: v2Endpoint(bytes, layout.addressBytes, 1),
+          tlvs,
+        }
+      : { version: 2, command, family: layout.family, tlvs };
   return { status: 'done', header, consumed: total };
 }
 
