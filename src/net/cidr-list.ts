@@ -65,12 +65,9 @@ export class CidrList {
   readonly entries: readonly string[];
 
   private constructor(entries: readonly string[], setting: string) {
-    const written: string[] = [];
-    for (const entry of entries) {
-      const range = this.add(entry, setting);
-      if (!written.includes(range)) written.push(range);
-    }
-    this.entries = Object.freeze(written);
+    const written = new Set<string>();
+    for (const entry of entries) written.add(this.add(entry, setting));
+    this.entries = Object.freeze([...written]);
   }
 
   /**
