@@ -15,6 +15,25 @@ export { Connection, type ConnectionState } from './net/connection.js';
 export { SeedCodec, MAX_FRAME_PAYLOAD } from './net/seed-codec.js';
 export { LengthCodec, type ByteOrder } from './net/length-codec.js';
 export { LineCodec } from './net/line-codec.js';
+export { CidrList } from './net/cidr-list.js';
+export {
+  PP2_TYPE,
+  PP2_SUBTYPE_SSL,
+  PP2_CLIENT,
+  DEFAULT_MAX_PROXY_HEADER_BYTES,
+  type ProxyHeader,
+  type ProxyVersion,
+  type ProxyCommand,
+  type ProxyFamily,
+  type ProxyEndpoint,
+  type ProxyTlv,
+  type ProxyTlvs,
+  type ProxySslInfo,
+  type ProxyParseResult,
+} from './proxy/proxy-header.js';
+export { parseProxyHeader, detectProxyHeader, type ProxyHeaderDetection, type ProxyParseOptions } from './proxy/proxy-header-parser.js';
+export { ProxyHeaderReader, type ProxyHeaderReaderOptions, type ProxyHeaderMode, type ProxyReadResult } from './proxy/proxy-header-reader.js';
+export { encodeProxyHeader, encodeSslTlv, type ProxyHeaderInit, type ProxyTlvInit, type ProxySslInit } from './proxy/proxy-header-encoder.js';
 export { supportsReusePort, REUSE_PORT_SUPPORT } from './transport/platform.js';
 export {
   ReactorError,
@@ -24,6 +43,8 @@ export {
   ServerStateError,
   UnsupportedError,
   ProtocolError,
+  ProxyProtocolError,
+  type ProxyProtocolReason,
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,

@@ -115,6 +115,45 @@ export class LineTooLongError extends ProtocolError {
   }
 }
 
+/** Why a PROXY protocol header was refused (`ProxyProtocolError.reason`). */
+export type ProxyProtocolReason =
+  /** The first bytes are neither `PROXY ` (version 1) nor the version 2 signature. */
+  | 'not-proxy'
+  /** Version 1 text that breaks the syntax: an unknown protocol, a stray CR or LF, a missing field. */
+  | 'malformed'
+  /** A version 1 line without CRLF in 107 bytes, or a version 2 header longer than allowed. */
+  | 'too-long'
+  /** The version 2 signature with a version other than 2. */
+  | 'unsupported-version'
+  /** A version 2 command other than LOCAL (0) and PROXY (1). */
+  | 'unsupported-command'
+  /** A version 2 address family and protocol byte the specification does not list. */
+  | 'bad-family'
+  /** An address or port that is not valid for its family, or an address block too short for it. */
+  | 'bad-address'
+  /** A version 2 TLV that runs past the header, is repeated, or has a value its type forbids. */
+  | 'bad-tlv'
+  /** The CRC32C TLV does not match the header. */
+  | 'checksum';
+
+/**
+ * A PROXY protocol header (version 1 or 2) that cannot be accepted; `reason` says what is
+ * wrong with it. Only the connection that sent it is closed.
+ */
+export class ProxyProtocolError extends ProtocolError {
+  static readonly code = 'ERR_PROXY_PROTOCOL';
+
+  constructor(
+    readonly reason: ProxyProtocolReason,
+    /** What was wrong, in words (peer bytes in it are escaped and cut short). */
+    detail: string,
+    /** The header's version, once its first bytes told it. */
+    readonly version?: 1 | 2,
+  ) {
+    super(ProxyProtocolError.code, `PROXY protocol${version === undefined ? '' : ` v${version}`} header refused (${reason}): ${detail}`);
+  }
+}
+
 /** The peer does not read: pending output passed `maxPendingOutput`; the connection was closed. */
 export class OutputOverflowError extends ReactorError {
   static readonly code = 'ERR_OUTPUT_OVERFLOW';

@@ -26,6 +26,7 @@ const samples: readonly catalogue.ReactorError[] = [
   new catalogue.HandlerError('onMessage', new Error('boom')),
   new catalogue.FrameTooLargeError(10, 5),
   new catalogue.LineTooLongError(5),
+  new catalogue.ProxyProtocolError('checksum', 'CRC32C 0x00000001 sent, 0x00000002 computed', 2),
   new catalogue.OutputOverflowError(10, 5),
   new catalogue.DescriptorLimitError(1024, 1020, 3),
   new catalogue.PoolStoppedError(),

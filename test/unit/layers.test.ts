@@ -16,6 +16,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   core: [],
   transport: ['core'],
   pool: ['core'],
+  proxy: ['core'],
   net: ['core', 'transport', 'callbacks'],
   server: ['core', 'transport', 'net', 'pool', 'callbacks'],
 };
