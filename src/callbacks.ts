@@ -37,11 +37,16 @@ export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number)
 export type HighWaterCallback<T = unknown> = (conn: Connection<T>, pendingBytes: number) => void;
 /**
  * Why a new connection was turned away: `max-connections` (the server's limit), `fd-limit` (the
- * process is out of file descriptors, see DescriptorLimitError).
+ * process is out of file descriptors, see DescriptorLimitError), `proxy-untrusted` (PROXY
+ * protocol on: a peer outside `trustedProxies` connected where a header is required, or sent
+ * one), `proxy-invalid` (a trusted proxy's header was malformed or late; see ProxyProtocolError).
  */
-export type RejectReason = 'max-connections' | 'fd-limit';
-/** A new connection was closed at accept. */
-export type RejectCallback = (peer: { address: string; port: number }, reason: RejectReason) => void;
+export type RejectReason = 'max-connections' | 'fd-limit' | 'proxy-untrusted' | 'proxy-invalid';
+/**
+ * A new connection was closed at accept. `peer` is the client's address when known (after a
+ * PROXY header), else the socket's; `error` says what was wrong for the `proxy-*` reasons.
+ */
+export type RejectCallback = (peer: { address: string; port: number }, reason: RejectReason, error?: Error) => void;
 /**
  * The listener has a problem; the server keeps accepting. Out of file descriptors, it is a
  * DescriptorLimitError (code EMFILE), at most once a second while connections are refused.

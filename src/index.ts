@@ -34,6 +34,7 @@ export {
 export { parseProxyHeader, detectProxyHeader, type ProxyHeaderDetection, type ProxyParseOptions } from './proxy/proxy-header-parser.js';
 export { ProxyHeaderReader, type ProxyHeaderReaderOptions, type ProxyHeaderMode, type ProxyReadResult } from './proxy/proxy-header-reader.js';
 export { encodeProxyHeader, encodeSslTlv, type ProxyHeaderInit, type ProxyTlvInit, type ProxySslInit } from './proxy/proxy-header-encoder.js';
+export type { AcceptedPeer, ProxyInfo } from './transport/proxy-gate.js';
 export { supportsReusePort, REUSE_PORT_SUPPORT } from './transport/platform.js';
 export {
   ReactorError,
@@ -80,7 +81,7 @@ export {
 } from './reactors/reactor-group.js';
 export { loadApplication, type Application, type ApplicationExport } from './reactors/app-loader.js';
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
-export { DEFAULT_OPTIONS, CODEC_NAMES, createCodec, resolveOptions, type ServerOptions, type CodecName } from './server/options.js';
+export { DEFAULT_OPTIONS, CODEC_NAMES, PROXY_PROTOCOL_MODES, createCodec, resolveOptions, type ServerOptions, type CodecName, type ProxyProtocolMode } from './server/options.js';
 export type * from './callbacks.js';
 export { Client, connect, type ClientOptions } from './client/client.js';
 export type { ClientTlsOptions } from './client/client-tls.js';

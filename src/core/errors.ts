@@ -134,7 +134,11 @@ export type ProxyProtocolReason =
   /** A version 2 TLV that runs past the header, is repeated, or has a value its type forbids. */
   | 'bad-tlv'
   /** The CRC32C TLV does not match the header. */
-  | 'checksum';
+  | 'checksum'
+  /** A peer outside the trusted proxies sent a header, or sent anything where a header is required. */
+  | 'untrusted'
+  /** A trusted proxy did not finish its header within the header timeout. */
+  | 'timeout';
 
 /**
  * A PROXY protocol header (version 1 or 2) that cannot be accepted; `reason` says what is

@@ -6,6 +6,7 @@ import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
+import type { AcceptedPeer, ProxyInfo } from '../transport/proxy-gate.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
@@ -57,6 +58,9 @@ const MAX_WRITE_BYTES = 256 * 1024;
  * Thread affinity: a connection belongs to the event loop that accepted it. Other threads
  * reach it through that loop's Dispatcher.
  */
+/** Proxy details of proxied connections, kept aside: a direct connection carries no field for them. */
+const proxyOf = new WeakMap<object, ProxyInfo>();
+
 export class Connection<T = unknown> implements MessageSink, TransportSink {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
@@ -96,10 +100,18 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
      */
     readonly rawSocket: unknown,
     private readonly host: ConnectionHost<T>,
+    /** Who the client is when the PROXY stage said so; else the socket's peer. */
+    peer?: AcceptedPeer,
   ) {
     const transport = host.transport;
-    this.remoteAddress = transport.remoteAddress(rawSocket);
-    this.remotePort = transport.remotePort(rawSocket);
+    if (peer === undefined) {
+      this.remoteAddress = transport.remoteAddress(rawSocket);
+      this.remotePort = transport.remotePort(rawSocket);
+    } else {
+      this.remoteAddress = peer.address;
+      this.remotePort = peer.port;
+      if (peer.proxy !== null) proxyOf.set(this, peer.proxy);
+    }
     this.lastActiveAt = host.clock.now;
     this.decoder = host.codec.createDecoder();
     // Only servers that listen for send-complete pay for a per-connection flush callback.
@@ -113,6 +125,15 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    */
   get socket(): import('node:net').Socket {
     return this.rawSocket as import('node:net').Socket;
+  }
+
+  /**
+   * The proxy in front, when a PROXY header named this connection's client (then
+   * `remoteAddress` is the client's): the proxy's own address and port, and the header with its
+   * TLVs. Null for a direct connection (or a proxy's LOCAL health check).
+   */
+  get proxy(): ProxyInfo | null {
+    return proxyOf.get(this) ?? null;
   }
 
   /** What the TLS handshake settled (protocol, cipher, ALPN, server name, client certificate); null without TLS. */

@@ -45,7 +45,10 @@ export function loggingObserver(logger: Logger): ServerObserver {
       else logger.warn(fields, 'connection error');
     },
     // Out of descriptors, refusals come by the thousand: the once-a-second report says it at error.
-    connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
+    // A refusal of the operator's own limit is news; out of descriptors is reported once a
+    // second on its own; a bad or untrusted PROXY peer is routine noise an attacker controls.
+    connectionRejected: (peer, reason, error) =>
+      logger[reason === 'max-connections' ? 'info' : 'debug']({ peer: formatHostPort(peer.address, peer.port), reason, ...(error === undefined ? {} : { err: error }) }, 'connection rejected'),
     handshakeFailed: lifecycle
       ? (failure) => logger.debug({ peer: formatHostPort(failure.peer.address, failure.peer.port), reason: failure.reason, code: (failure.error as { code?: string }).code }, 'tls handshake failed')
       : undefined,

@@ -52,7 +52,7 @@ const COUNTERS: [CounterKey, string, string][] = [
 ];
 
 /** Every reason, so each series exists (at 0) before the first refusal. */
-const REJECT_REASONS: readonly RejectReason[] = ['max-connections', 'fd-limit'];
+const REJECT_REASONS: readonly RejectReason[] = ['max-connections', 'fd-limit', 'proxy-untrusted', 'proxy-invalid'];
 
 /**
  * A Prometheus registry over a MetricsSource: per-reactor connections, counters, errors by
@@ -92,7 +92,7 @@ export function createRegistry(source: MetricsSource): Registry {
   }
   new Counter({
     name: 'reactor_connections_rejected_total',
-    help: 'Connections refused at accept, by reason: max-connections (the limit), fd-limit (out of file descriptors)',
+    help: 'Connections refused at accept, by reason: max-connections (the limit), fd-limit (out of file descriptors), proxy-untrusted, proxy-invalid (PROXY protocol)',
     labelNames: ['reactor', 'reason'],
     registers: [registry],
     async collect() {

@@ -4,6 +4,8 @@ import type { LoopStats } from '../core/loop-stats.js';
 import { emptyTlsStats, recordHandshake, type TlsStats } from '../core/tls-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
 import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
+import type { AcceptedPeer, ProxyGateOptions } from '../transport/proxy-gate.js';
+import { CidrList } from '../net/cidr-list.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
@@ -129,7 +131,7 @@ export interface ServerObserver {
   connectionOpened?(conn: Connection<unknown>): void;
   connectionClosed?(conn: Connection<unknown>, reason: CloseReason): void;
   connectionError?(conn: Connection<unknown>, error: Error): void;
-  connectionRejected?(peer: { address: string; port: number }, reason: RejectReason): void;
+  connectionRejected?(peer: { address: string; port: number }, reason: RejectReason, error?: Error): void;
   listenerError?(error: Error): void;
   /** A TLS handshake failed; the socket never became a connection. */
   handshakeFailed?(failure: HandshakeFailure): void;
@@ -220,8 +222,8 @@ export class NetServer<T = unknown> {
       connectionError: (conn, error) => this.connectionError(conn, error),
     };
     this.listener = this.transport.createListener(
-      this.options,
-      (socket) => this.accept(socket),
+      { ...this.options, proxy: this.proxyGateOptions() },
+      (socket, peer) => this.accept(socket, peer),
       (error) => this.listenerError(error),
       tlsStats === null ? undefined : { completed: (seconds) => recordHandshake(tlsStats, seconds), failed: (failure) => this.handshakeFailed(tlsStats, failure) },
     );
@@ -354,22 +356,35 @@ export class NetServer<T = unknown> {
     return this;
   }
 
-  private accept(socket: unknown): void {
+  /** The PROXY stage's settings, or undefined when the PROXY protocol is off. */
+  private proxyGateOptions(): ProxyGateOptions | undefined {
+    const { proxyProtocol, trustedProxies, proxyHeaderTimeout, maxProxyHeaderBytes } = this.options;
+    if (proxyProtocol === 'off') return undefined;
+    return {
+      mode: proxyProtocol,
+      trusted: CidrList.parse(trustedProxies, 'trustedProxies'),
+      headerTimeout: proxyHeaderTimeout,
+      maxHeaderBytes: maxProxyHeaderBytes,
+      onRefused: (peer, reason, error) => this.countRejection(peer, reason, error),
+    };
+  }
+
+  private accept(socket: unknown, peer?: AcceptedPeer): void {
     if (this.lifecycle !== 'running') {
       this.driver.close(socket);
       return;
     }
     if (this.descriptors !== null && this.descriptors.inReserve(this.driver.descriptor(socket))) {
-      this.reject(socket, 'fd-limit');
+      this.reject(socket, 'fd-limit', peer);
       this.reportDescriptorLimit(this.descriptors);
       return;
     }
     const { maxConnections } = this.options;
     if (maxConnections > 0 && this.dispatcher.connectionCount >= maxConnections) {
-      this.reject(socket, 'max-connections');
+      this.reject(socket, 'max-connections', peer);
       return;
     }
-    const conn = new Connection<T>(this.nextConnectionId, socket, this.host);
+    const conn = new Connection<T>(this.nextConnectionId, socket, this.host, peer);
     this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
     for (const observer of this.observers) observer.connectionOpened?.(conn as Connection<unknown>);
@@ -392,15 +407,20 @@ export class NetServer<T = unknown> {
     for (const observer of this.observers) observer.handshakeFailed?.(failure);
   }
 
-  private reject(socket: unknown, reason: RejectReason): void {
-    const peer = { address: this.driver.remoteAddress(socket), port: this.driver.remotePort(socket) };
+  private reject(socket: unknown, reason: RejectReason, peer?: AcceptedPeer): void {
+    const who = peer ?? { address: this.driver.remoteAddress(socket), port: this.driver.remotePort(socket) };
     // RST at once: the peer learns now, no TIME_WAIT is left on our side, and the descriptor is free again.
     this.driver.reset(socket);
+    this.countRejection({ address: who.address, port: who.port }, reason);
+  }
+
+  /** Counts and reports a connection refused at accept (already closed). */
+  private countRejection(peer: { address: string; port: number }, reason: RejectReason, error?: Error): void {
     const stats = this.dispatcher.stats;
     stats.rejected++;
     stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
-    for (const observer of this.observers) observer.connectionRejected?.(peer, reason);
-    this.callbacks.onConnectionRejected?.(peer, reason);
+    for (const observer of this.observers) observer.connectionRejected?.(peer, reason, error);
+    this.callbacks.onConnectionRejected?.(peer, reason, error);
   }
 
   /** At most once a second while refusing: counting the open descriptors reads /proc. */

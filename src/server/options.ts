@@ -3,6 +3,9 @@ import { InvalidOptionError } from '../core/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import { SeedCodec } from '../net/seed-codec.js';
+import { CidrList } from '../net/cidr-list.js';
+import { checkMaxHeaderBytes } from '../proxy/proxy-header-parser.js';
+import { DEFAULT_MAX_PROXY_HEADER_BYTES } from '../proxy/proxy-header.js';
 import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 /** The built-in wire formats, by name. */
@@ -53,7 +56,22 @@ export interface ServerOptions {
   keepAliveInitialDelay: number;
   /** SO_REUSEPORT, where `REUSE_PORT_SUPPORT` (transport/platform.ts) says it works. Default false. */
   reusePort: boolean;
+  /**
+   * The PROXY protocol (versions 1 and 2, told apart by their first bytes): `off` (default);
+   * `required`: every connection comes from a trusted proxy and starts with a header; `optional`:
+   * a trusted proxy's header is read when it sends one. Needs `trustedProxies`.
+   */
+  proxyProtocol: ProxyProtocolMode;
+  /** The proxies whose headers are believed: CIDR ranges or addresses, IPv4 and IPv6 (an array, or one comma-separated string). */
+  trustedProxies: readonly string[];
+  /** Seconds a connection has to send its PROXY header. Default 5. */
+  proxyHeaderTimeout: number;
+  /** The longest PROXY version 2 header accepted, TLVs included. Default 16384 (HAProxy's buffer). */
+  maxProxyHeaderBytes: number;
 }
+
+export type ProxyProtocolMode = 'off' | 'required' | 'optional';
+export const PROXY_PROTOCOL_MODES: readonly ProxyProtocolMode[] = ['off', 'required', 'optional'];
 
 export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: '127.0.0.1',
@@ -74,6 +92,10 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   keepAlive: false,
   keepAliveInitialDelay: 60,
   reusePort: false,
+  proxyProtocol: 'off' as ProxyProtocolMode,
+  trustedProxies: [] as readonly string[],
+  proxyHeaderTimeout: 5,
+  maxProxyHeaderBytes: DEFAULT_MAX_PROXY_HEADER_BYTES,
 });
 
 /** The name of every server option. */
@@ -109,6 +131,14 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   requireBoolean('noDelay', resolved.noDelay);
   requireBoolean('keepAlive', resolved.keepAlive);
   requireBoolean('reusePort', resolved.reusePort);
+  requireOneOf('proxyProtocol', resolved.proxyProtocol, PROXY_PROTOCOL_MODES);
+  // Kept as the canonical ranges (plain strings: options travel to other threads and processes).
+  resolved.trustedProxies = CidrList.parse(resolved.trustedProxies, 'trustedProxies').entries;
+  if (resolved.proxyProtocol !== 'off' && resolved.trustedProxies.length === 0) {
+    throw new InvalidOptionError('trustedProxies', `is needed with proxyProtocol ${resolved.proxyProtocol}: a header is believed only from a trusted proxy`);
+  }
+  requireSeconds('proxyHeaderTimeout', resolved.proxyHeaderTimeout, false);
+  checkMaxHeaderBytes(resolved.maxProxyHeaderBytes, 'maxProxyHeaderBytes');
   return resolved;
 }
 

@@ -2,6 +2,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { REUSE_PORT_SUPPORT, supportsReusePort } from './platform.js';
 import { UnsupportedError } from '../core/errors.js';
 import type { ListenerOptions, TransportListener } from './transport.js';
+import type { AcceptedPeer } from './proxy-gate.js';
 
 /** The listener's options (the seed Acceptor's socket options). */
 export type AcceptorOptions = ListenerOptions;
@@ -23,7 +24,7 @@ export class Acceptor implements TransportListener {
    */
   constructor(
     private readonly options: AcceptorOptions,
-    onConnection: (socket: Socket) => void,
+    onConnection: (socket: Socket, peer?: AcceptedPeer) => void,
     private readonly onError: (error: Error) => void,
     createServer: (options: net.ServerOpts, onConnection: (socket: Socket) => void) => net.Server = net.createServer,
   ) {

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Acceptor } from './node-listener.js';
+import { createProxyGate } from './proxy-gate.js';
 import type { Transport, TransportDriver, TransportSink } from './transport.js';
 
 const SINK = Symbol('reactor-server.sink');
@@ -89,5 +90,11 @@ export const nodeNetDriver: TransportDriver<Socket> = {
 export const nodeNetTransport: Transport<Socket> = {
   name: 'node:net',
   driver: nodeNetDriver,
-  createListener: (options, onAccept, onListenerError) => new Acceptor(options, onAccept, onListenerError),
+  createListener(options, onAccept, onListenerError) {
+    if (options.proxy === undefined) return new Acceptor(options, onAccept, onListenerError);
+    const gate = createProxyGate(options.proxy);
+    // Resumed before the connection attaches (in the same tick): the header's leftover bytes
+    // flow to it from the next tick, unless it pauses first.
+    return new Acceptor(options, (raw) => gate(raw, (socket, peer) => onAccept(socket.resume(), peer)), onListenerError);
+  },
 };

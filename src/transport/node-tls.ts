@@ -5,7 +5,7 @@
  * (plaintext on the TLS port, garbage, a client certificate the CA did not sign, a peer that
  * stops mid-handshake) never become connections: each is reported with a reason.
  */
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
@@ -14,6 +14,7 @@ import { Acceptor } from './node-listener.js';
 import { nodeNetDriver } from './node-net.js';
 import { SniContexts, isServerNamePattern } from './sni-contexts.js';
 import type { HandshakeFailure, HandshakeObserver, TlsInfo, Transport, TransportDriver } from './transport.js';
+import { createProxyGate, type AcceptedPeer } from './proxy-gate.js';
 
 /** A certificate and its key, PEM. */
 export interface TlsCertificate {
@@ -147,9 +148,12 @@ function pem(value: string | Uint8Array): string | Buffer {
 
 /** The TLS listener: an Acceptor over a tls.Server, whose material can be replaced while it runs. */
 class TlsAcceptor extends Acceptor {
+  /** The server that runs the handshakes: the listening one, or, behind the PROXY stage, one fed by it. */
+  tlsServer: tls.Server | null = null;
+
   /** New handshakes use the new material; open connections keep theirs. */
   replaceMaterial(options: TlsOptions): void {
-    (this.server as tls.Server).setSecureContext(contextOptions(options));
+    this.tlsServer?.setSecureContext(contextOptions(options));
   }
 }
 
@@ -175,7 +179,17 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
     name: 'node:tls',
     driver: nodeTlsDriver,
     createListener(listenerOptions, onAccept, onError, handshakes?: HandshakeObserver) {
-      const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions, onConnection) => {
+      // Behind a proxy the PROXY header comes first on the wire: each socket clears the PROXY
+      // stage on plain TCP, then goes to the TLS server (which does not listen itself).
+      const gate = listenerOptions.proxy === undefined ? null : createProxyGate(listenerOptions.proxy);
+      const proxied = new WeakMap<Socket, AcceptedPeer>();
+      /** Who a TLS socket is from: the PROXY stage's client, or the socket's peer. */
+      const peerOf = (socket: TLSSocket): { address: string; port: number } => {
+        const raw = (socket as unknown as { _parent?: Socket })._parent;
+        return (raw === undefined ? undefined : proxied.get(raw)) ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      };
+      let tlsServer: tls.Server | null = null;
+      const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions) => {
         const server = tls.createServer(
           {
             ...netOptions,
@@ -194,7 +208,7 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
           },
           (socket: TLSSocket) => {
             if (clientAuth === 'require' && !socket.authorized) {
-              const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+              const peer = peerOf(socket);
               const why = socket.authorizationError === undefined || socket.authorizationError === null ? 'ERR_TLS_NO_CLIENT_CERTIFICATE' : String(socket.authorizationError);
               const error = Object.assign(new Error(`client certificate refused: ${why}`), { code: why });
               socket.destroy();
@@ -202,18 +216,31 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
               return;
             }
             handshakes?.completed(handshakeSeconds(socket));
-            onConnection(socket);
+            if (gate === null) onAccept(socket);
+            else {
+              const raw = (socket as unknown as { _parent?: Socket })._parent;
+              onAccept(socket, raw === undefined ? undefined : proxied.get(raw));
+            }
           },
         );
         if (handshakes !== undefined) server.on('connection', (raw: Socket) => acceptedAt.set(raw, performance.now()));
         server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
-          const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+          const peer = peerOf(socket);
           // Closed here, whatever Node goes on to do: a failed handshake must not hold a descriptor.
           socket.destroy();
           handshakes?.failed({ reason: handshakeFailureReason(error), error, peer });
         });
-        return server;
+        tlsServer = server;
+        if (gate === null) return server;
+        return net.createServer({ ...netOptions, allowHalfOpen: false }, (raw) =>
+          gate(raw, (socket, peer) => {
+            if (peer.proxy !== null) proxied.set(socket, peer);
+            server.emit('connection', socket);
+          }),
+        );
       });
+      // Made by the factory above, during the Acceptor's construction.
+      acceptor.tlsServer = tlsServer;
       listeners.add(acceptor);
       return acceptor;
     },

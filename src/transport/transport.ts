@@ -11,6 +11,7 @@
  * way the caller waits for `handleWritable` before writing more.
  */
 import type { AddressInfo } from 'node:net';
+import type { AcceptedPeer, ProxyGateOptions } from './proxy-gate.js';
 
 /** What a transport tells the connection that owns a handle. All are called on its loop. */
 export interface TransportSink {
@@ -115,6 +116,8 @@ export interface ListenerOptions {
   keepAlive: boolean;
   /** Seconds of silence before the first keep-alive probe. */
   keepAliveInitialDelay: number;
+  /** The PROXY protocol stage, run on each accepted socket before anything else (TLS included); absent when off. */
+  proxy?: ProxyGateOptions;
 }
 
 /** A listening socket. Accepted handles and listener errors go to the callbacks it was made with. */
@@ -134,7 +137,8 @@ export interface Transport<H = unknown> {
   readonly driver: TransportDriver<H>;
   createListener(
     options: ListenerOptions,
-    onAccept: (handle: H) => void,
+    /** A handle to serve; `peer` when the PROXY stage named its client. */
+    onAccept: (handle: H, peer?: AcceptedPeer) => void,
     onError: (error: Error) => void,
     /** Told how each handshake ended, on a TLS transport. */
     handshakes?: HandshakeObserver,

@@ -14,11 +14,11 @@ const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   core: [],
-  transport: ['core'],
+  transport: ['core', 'proxy'],
   pool: ['core'],
   proxy: ['core'],
   net: ['core', 'transport', 'callbacks'],
-  server: ['core', 'transport', 'net', 'pool', 'callbacks'],
+  server: ['core', 'transport', 'net', 'pool', 'proxy', 'callbacks'],
 };
 
 /** The folder (or root file, without extension) under src/ that a relative import lands in. */
