@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import type { z as Zod } from 'zod';
 import { lazyModule } from '../core/lazy-module.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, PROXY_PROTOCOL_MODES, type CodecName, type ProxyProtocolMode } from '../server/options.js';
 import { requireInteger, requireName } from '../core/option-checks.js';
 import { ConfigFileError, InvalidOptionError, UnsupportedError, type ConfigProblem } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
@@ -54,6 +54,10 @@ export interface StartSettings extends TlsSettings {
   logLevel: LogLevel;
   metricsPort?: number;
   metricsHost: string;
+  proxyProtocol: ProxyProtocolMode;
+  trustedProxies?: string;
+  proxyHeaderTimeout: number;
+  maxProxyHeaderBytes: number;
 }
 
 /**
@@ -123,6 +127,17 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tlsMinVersion', flags: '--tls-min-version <version>', env: 'REACTOR_TLS_MIN_VERSION', description: 'oldest TLS version accepted: 1.2, 1.3', parse: parse.choice(TLS_MIN_VERSIONS), default: '1.2', schema: (z) => z.enum(TLS_MIN_VERSIONS) },
   { key: 'tlsHandshakeTimeout', flags: '--tls-handshake-timeout <seconds>', env: 'REACTOR_TLS_HANDSHAKE_TIMEOUT', description: 'seconds a peer has to finish its TLS handshake', parse: parse.positiveSeconds, default: 10, schema: (z) => z.number().positive() },
   { key: 'tlsAlpn', flags: '--tls-alpn <protocols>', env: 'REACTOR_TLS_ALPN', description: 'ALPN protocols offered, comma-separated, most preferred first', schema: name },
+  { key: 'proxyProtocol', flags: '--proxy-protocol <mode>', env: 'REACTOR_PROXY_PROTOCOL', description: 'PROXY protocol v1/v2 from a load balancer: off, required, optional (needs --trusted-proxies)', parse: parse.choice(PROXY_PROTOCOL_MODES), default: 'off', schema: (z) => z.enum(PROXY_PROTOCOL_MODES) },
+  {
+    key: 'trustedProxies',
+    flags: '--trusted-proxies <cidrs>',
+    env: 'REACTOR_TRUSTED_PROXIES',
+    description: 'proxies whose PROXY headers are believed: CIDR ranges or addresses, comma-separated',
+    // In a config file: "10.0.0.0/8,fd00::/8" or ["10.0.0.0/8", "fd00::/8"]
+    schema: (z) => z.union([name(z), z.array(z.string().min(1)).min(1).transform((list) => list.join(','))]),
+  },
+  { key: 'proxyHeaderTimeout', flags: '--proxy-header-timeout <seconds>', env: 'REACTOR_PROXY_HEADER_TIMEOUT', description: 'seconds a connection has to send its PROXY header', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.proxyHeaderTimeout, schema: (z) => z.number().positive() },
+  { key: 'maxProxyHeaderBytes', flags: '--max-proxy-header-bytes <bytes>', env: 'REACTOR_MAX_PROXY_HEADER_BYTES', description: 'longest PROXY v2 header accepted, TLVs included', parse: parse.positiveBytes, default: DEFAULT_OPTIONS.maxProxyHeaderBytes, schema: byteSize },
   {
     key: 'tlsSni',
     flags: '--tls-sni <NAME=CERT:KEY,...>',
@@ -153,6 +168,10 @@ export function serverOptions(settings: StartSettings): ReactorServerOptions & {
     maxPendingOutput: settings.maxPendingOutput,
     maxConnections: settings.maxConnections,
     drainTimeout: settings.drainTimeout,
+    proxyProtocol: settings.proxyProtocol,
+    trustedProxies: settings.trustedProxies === undefined ? [] : settings.trustedProxies.split(',').map((entry) => entry.trim()),
+    proxyHeaderTimeout: settings.proxyHeaderTimeout,
+    maxProxyHeaderBytes: settings.maxProxyHeaderBytes,
     ...(settings.taskWorkers === 0 ? {} : { taskWorkers: settings.taskWorkers }),
     ...(settings.taskModule === undefined ? {} : { taskModule: settings.taskModule, taskExport: settings.taskExport }),
     ...tlsOf(settings),

@@ -103,25 +103,38 @@ export function clientTls(value: unknown): ClientTls | null {
 /** A socket on its way to `host:port`, and the event that says it is ready for requests. */
 export interface OpeningSocket {
   readonly socket: net.Socket;
+  /** The TCP socket under it (the same one without TLS): its 'connect' says TCP got through. */
+  readonly tcp: net.Socket;
   /** `connect` for TCP; `secureConnect` for TLS, after the handshake. */
   readonly ready: 'connect' | 'secureConnect';
 }
 
-/** Opens a connection, plain or (with `setup`) TLS. */
-export function openSocket(host: string, port: number, setup: ClientTls | null): OpeningSocket {
-  if (setup === null) return { socket: net.connect({ host, port, noDelay: true }), ready: 'connect' };
-  const socket = tls.connect({
-    host,
-    port,
+/**
+ * Opens a connection, plain or (with `setup`) TLS. `prelude` (a PROXY header) is the first
+ * thing on the wire, before any TLS handshake.
+ */
+export function openSocket(host: string, port: number, setup: ClientTls | null, prelude?: Buffer): OpeningSocket {
+  if (setup === null || prelude !== undefined) {
+    const tcp = net.connect({ host, port, noDelay: true });
+    // Written before connecting, it is queued and goes out first.
+    if (prelude !== undefined) tcp.write(prelude);
+    if (setup === null) return { socket: tcp, tcp, ready: 'connect' };
+    return { socket: tls.connect({ socket: tcp, ...handshakeOptions(host, setup) }), tcp, ready: 'secureConnect' };
+  }
+  const socket = tls.connect({ host, port, ...handshakeOptions(host, setup) });
+  // tls.connect takes no noDelay option; set before connecting, it applies once connected.
+  socket.setNoDelay(true);
+  return { socket, tcp: socket, ready: 'secureConnect' };
+}
+
+function handshakeOptions(host: string, setup: ClientTls): tls.ConnectionOptions {
+  return {
     secureContext: setup.secureContext,
     // SNI carries names only; for an IP address node:tls verifies the certificate's IP entries.
     servername: setup.servername ?? (net.isIP(host) === 0 ? host : undefined),
     rejectUnauthorized: setup.rejectUnauthorized,
     ALPNProtocols: setup.alpn,
-  });
-  // tls.connect takes no noDelay option; set before connecting, it applies once connected.
-  socket.setNoDelay(true);
-  return { socket, ready: 'secureConnect' };
+  };
 }
 
 /**

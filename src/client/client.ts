@@ -2,6 +2,8 @@ import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../core/errors.js';
+import type { ProxyHeaderInit } from '../proxy/proxy-header-encoder.js';
+import { proxyPrelude } from './proxy-prelude.js';
 import { formatHostPort } from '../net/host-port.js';
 import { CODEC_NAMES, type CodecName } from '../server/options.js';
 import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
@@ -29,6 +31,12 @@ export interface ClientOptions {
    * client certificate, the server name, ALPN, or `rejectUnauthorized: false`. Default: none.
    */
   tls?: boolean | ClientTlsOptions;
+  /**
+   * Send a PROXY protocol header first (before TLS), as a proxy would: to talk to a server
+   * configured for one without a proxy. `destination` defaults to the server's address (when
+   * `host` is an IP address of the source's family; else the unspecified address) and `port`.
+   */
+  proxyHeader?: ProxyHeaderInit;
 }
 
 /** Every option `connect()` takes. */
@@ -41,6 +49,7 @@ const CLIENT_OPTION_NAMES = Object.keys({
   connectTimeout: true,
   requestTimeout: true,
   tls: true,
+  proxyHeader: true,
 } satisfies Record<keyof ClientOptions, true>);
 
 /** setTimeout cannot wait longer than 2^31-1 ms. */
@@ -188,9 +197,10 @@ export async function connect(options: ClientOptions = {}): Promise<Client> {
   requireNumber('connectTimeout', connectTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
   requireNumber('requestTimeout', requestTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
   const setup = clientTls(options.tls);
-  const { socket, ready } = openSocket(host, port, setup);
+  const prelude = options.proxyHeader === undefined ? undefined : proxyPrelude(options.proxyHeader, host, port);
+  const { socket, tcp, ready } = openSocket(host, port, setup, prelude);
   let connected = false;
-  socket.once('connect', () => (connected = true));
+  tcp.once('connect', () => (connected = true));
   const timer = setTimeout(() => socket.destroy(new RequestTimeoutError(connectTimeout)), connectTimeout);
   try {
     await once(socket, ready);

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientTls, handshakeError, openSocket, type ClientTls, type ClientTlsOptions } from '../client/client-tls.js';
+import { proxyPrelude } from '../client/proxy-prelude.js';
+import type { ProxyHeaderInit } from '../proxy/proxy-header-encoder.js';
 import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
@@ -35,6 +37,8 @@ export interface BenchOptions {
   expectPrefix: string | null;
   /** Speak TLS on every connection (`true`: verify against the system's CAs). Default: none. */
   tls?: boolean | ClientTlsOptions;
+  /** Start every connection with this PROXY header (before TLS), as a proxy would. */
+  proxyHeader?: ProxyHeaderInit;
   /** Called about four times a second with seconds elapsed and replies so far. */
   onProgress?: (elapsed: number, replies: number) => void;
 }
@@ -91,6 +95,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 class BenchRun {
   private readonly wire: ClientWireFormat;
   private readonly tls: ClientTls | null;
+  /** The PROXY header every connection starts with, or undefined. */
+  private readonly prelude: Buffer | undefined;
   private readonly request: Uint8Array | string;
   private readonly expected: Buffer;
   private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -109,6 +115,7 @@ class BenchRun {
     const body = Buffer.alloc(options.size);
     for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
     this.tls = clientTls(options.tls);
+    this.prelude = options.proxyHeader === undefined ? undefined : proxyPrelude(options.proxyHeader, options.host, options.port);
     this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
     this.request = this.wire.frame(body);
     this.expected = Buffer.concat([Buffer.from(options.expectPrefix ?? ''), body]);
@@ -149,9 +156,9 @@ class BenchRun {
   private probe(): Promise<void> {
     const { host, port } = this.options;
     return new Promise((resolve, reject) => {
-      const { socket, ready } = openSocket(host, port, this.tls);
+      const { socket, tcp, ready } = openSocket(host, port, this.tls, this.prelude);
       let connected = false;
-      socket.once('connect', () => (connected = true));
+      tcp.once('connect', () => (connected = true));
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${PROBE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), PROBE_TIMEOUT_MS);
       socket.once(ready, () => {
         clearTimeout(timer);
@@ -169,7 +176,7 @@ class BenchRun {
   /** Ping-pong (or hold: one round trip, then stay open). Resolves when the connection ends. */
   private connection(): Promise<void> {
     return new Promise((resolve) => {
-      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls);
+      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls, this.prelude);
       this.open.add(socket);
       let sentAt = 0;
       const send = (): void => {
@@ -209,7 +216,7 @@ class BenchRun {
   private session(): Promise<string | null> {
     return new Promise((resolve) => {
       const started = performance.now();
-      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls);
+      const { socket, ready } = openSocket(this.options.host, this.options.port, this.tls, this.prelude);
       this.open.add(socket);
       let done = false;
       const reader = this.replyReader(socket, (reply) => {

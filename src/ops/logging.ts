@@ -3,6 +3,7 @@ import { lazyModule } from '../core/lazy-module.js';
 import { DescriptorLimitError } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import type { ServerObserver } from '../server/net-server.js';
+import type { Connection } from '../net/connection.js';
 
 const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
 
@@ -22,6 +23,12 @@ export function createLogger(level: LogLevel, prettyOutput: boolean, bindings: R
   return pino({ level, base: { pid: process.pid, ...bindings }, serializers: { err: pino.stdSerializers.errWithCause } }, stream);
 }
 
+/** `{ proxy: 'HOST:PORT' }` for a connection a PROXY header named (its peer is then the client), else nothing. */
+function proxyField(conn: Connection<unknown>): { proxy?: string } {
+  const { proxy } = conn;
+  return proxy === null ? {} : { proxy: formatHostPort(proxy.address, proxy.port) };
+}
+
 /** Errors that are the peer's doing and routine on any server: logged at debug, not warn. */
 const ROUTINE = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 /** At most one listener-error line per this many ms: an accept storm must not flood the log. */
@@ -36,11 +43,11 @@ export function loggingObserver(logger: Logger): ServerObserver {
   // Checked once: below debug, opening and closing a connection costs the logger nothing.
   const lifecycle = logger.isLevelEnabled('debug');
   return {
-    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort) }, 'connection opened') : undefined,
+    connectionOpened: lifecycle ? (conn) => logger.debug({ conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort), ...proxyField(conn) }, 'connection opened') : undefined,
     connectionClosed: lifecycle ? (conn, reason) => logger.debug({ conn: conn.id, reason }, 'connection closed') : undefined,
     connectionError: (conn, error) => {
       const code = (error as { code?: string }).code ?? error.name;
-      const fields = { conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort), code, err: error };
+      const fields = { conn: conn.id, peer: formatHostPort(conn.remoteAddress, conn.remotePort), ...proxyField(conn), code, err: error };
       if (ROUTINE.has(code)) logger.debug(fields, 'connection error');
       else logger.warn(fields, 'connection error');
     },
