@@ -76,7 +76,7 @@ describe('tls: send and bench', { timeout: 60_000 }, () => {
     }
   });
 
-  for (const mode of ['pingpong', 'connect'] as const) {
+  for (const mode of ['pingpong', 'connect', 'hold'] as const) {
     it(`bench --tls --tls-ca -m ${mode}: measures over TLS, every reply verified`, async () => {
       const run = await runCli(['bench', '-p', port, '--tls', '--tls-ca', certs.caCert, '-m', mode, '-c', '4', '-d', '0.5', '-s', '64', '--json']);
       assert.equal(run.code, 0, run.stderr);
@@ -84,6 +84,8 @@ describe('tls: send and bench', { timeout: 60_000 }, () => {
       assert.equal(result.tls, true);
       assert.equal(result.mode, mode);
       assert.ok((mode === 'connect' ? result.sessions : result.replies) > 0, run.stdout);
+      // Hold: every connection had its round trip over TLS and was still open at the end.
+      if (mode === 'hold') assert.equal(result.held, 4, run.stdout);
       assert.equal(result.replies > 0, true);
       assert.deepEqual([result.errors, result.wrongReplies], [0, 0], run.stdout);
       const human = await runCli(['bench', '-p', port, '--tls', '--insecure', '-m', mode, '-c', '2', '-d', '0.3']);
