@@ -4,8 +4,11 @@
  * per-round ratios A / B is printed. Short alternating rounds on live servers cancel most of
  * the machine's drift, so a 2 % difference shows; use it to judge one change at a time.
  *
- *   node build/bench/ab.js [--rounds 12] [--seconds 1.5] [--mode pingpong|connect] [--connections 100] \
+ *   node build/bench/ab.js [--rounds 12] [--seconds 1.5] [--mode pingpong|connect] [--connections 100] [--tls] \
  *     'name=node-args-for-A' 'name=node-args-for-B'
+ *
+ * `--tls`: the load generator speaks TLS (both servers must serve it; each connection makes a
+ * full handshake, so `--mode connect` counts TLS sessions).
  *
  * Node arguments are split on spaces, e.g.
  *   node build/bench/ab.js 'project=build/src/cli/main.js start --port 0' 'baseline=build/bench/baseline-server.js 0'
@@ -20,6 +23,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '1.5' },
     mode: { type: 'string', default: 'pingpong' },
     connections: { type: 'string', default: '100' },
+    tls: { type: 'boolean', default: false },
   },
 });
 if (positionals.length !== 2) throw new Error("give exactly two servers: 'name=script args' 'name=script args'");
@@ -38,7 +42,7 @@ const sides: Side[] = positionals.map((spec) => {
 });
 
 function drive(side: Side, seconds: string): { rate: number; p50: number; p99: number } {
-  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1');
+  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1', values.tls ? ['--tls'] : []);
   return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us) };
 }
 
