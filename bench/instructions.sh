@@ -20,7 +20,9 @@ read -r -a server_args <<<"${SERVER_ARGS:-start --port 0}"
 read -r -a loadgen_args <<<"${LOADGEN_ARGS:-}"
 loadgen="$(dirname "$0")/../build/bench/loadgen"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server=
+# The server is stopped on every exit, a failed step included (it would idle on, eating CPU).
+trap 'if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.%p" node "$script" "${server_args[@]}" >"$work/out" 2>"$work/err" &
 server=$!
 for _ in $(seq 1 600); do grep -q "listening on" "$work/out" && break; sleep 0.5; done
@@ -33,6 +35,7 @@ callgrind_control -i off "$server" >/dev/null
 callgrind_control -d "$server" >/dev/null
 kill -TERM "$server"
 wait "$server" || true
+server=
 instructions=$(grep -a "^totals:" "$work"/cg.*.1 | head -1 | awk '{print $2}')
 field=$([ "$mode" = connect ] && echo sessions || echo replies)
 count=$(echo "$result" | grep -o "$field=[0-9]*" | cut -d= -f2)
