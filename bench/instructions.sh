@@ -11,6 +11,7 @@
 # the load generator's arguments. Over TLS, for example:
 #   SERVER_ARGS="start --port 0 --tls-cert C --tls-key K" LOADGEN_ARGS=--tls bash bench/instructions.sh build/src/cli/main.js connect 60
 #   SERVER_ARGS="0 C K" LOADGEN_ARGS=--tls bash bench/instructions.sh build/bench/tls-baseline-server.js connect 60
+# With CALLGRIND_OUT=DIR the profile of the window is kept there, for callgrind_annotate.
 # Needs valgrind and the load generator (build/bench/loadgen: `npm run bench` or bench:ab build
 # it). Compare two builds in alternation and at similar counts: JIT warm-up under valgrind
 # weighs on short runs.
@@ -37,6 +38,7 @@ kill -TERM "$server"
 wait "$server" || true
 server=
 instructions=$(grep -a "^totals:" "$work"/cg.*.1 | head -1 | awk '{print $2}')
+if [ -n "${CALLGRIND_OUT:-}" ]; then mkdir -p "$CALLGRIND_OUT" && cp "$work"/cg.*.1 "$CALLGRIND_OUT"/; fi
 field=$([ "$mode" = connect ] && echo sessions || echo replies)
 count=$(echo "$result" | grep -o "$field=[0-9]*" | cut -d= -f2)
 echo "$script $mode $field=$count instructions=$instructions per=$((instructions / count))"

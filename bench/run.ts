@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadavg } from 'node:os';
 import { makeBenchCertificate } from './certificate.js';
 import {
   CLI,
@@ -271,13 +272,18 @@ async function tlsMeasures(): Promise<Record<Side, TlsMeasures[]>> {
   return samples;
 }
 
-const setting = `node ${process.version}, ${rounds} paired rounds x ${seconds} s, ${hasTaskset ? `server on cpu ${SERVER_CPU}, driver on cpu ${DRIVER_CPU}` : 'not pinned'}`;
+// The machine's load average at the start and at the end of each set: other work on a shared
+// machine is the first thing to check when the ranges are wide.
+const loadNow = (): string => (loadavg()[0] as number).toFixed(2);
+const startLoad = loadNow();
+const setting = (): string =>
+  `node ${process.version}, ${rounds} paired rounds x ${seconds} s, ${hasTaskset ? `server on cpu ${SERVER_CPU}, driver on cpu ${DRIVER_CPU}` : 'not pinned'}, load average ${startLoad} at start, ${loadNow()} now`;
 const ratioNote = 'medians of each side, and the median of the per-round ratios project / baseline:';
 
 if (values.only !== 'tls') {
   const samples = await plaintextMeasures();
   printTable<Measures>(
-    `plaintext, against node:net: ${setting}, driver ${driver === cDriver ? 'loadgen (C)' : 'reactor-server bench'}\n${ratioNote}`,
+    `plaintext, against node:net: ${setting()}, driver ${driver === cDriver ? 'loadgen (C)' : 'reactor-server bench'}\n${ratioNote}`,
     [
       ['throughput, ping-pong (req/s)', 'rps', 'higher'],
       ['p99 latency, ping-pong (us)', 'p99', 'lower'],
@@ -294,7 +300,7 @@ if (values.only !== 'plain') {
   } else {
     const samples = await tlsMeasures();
     printTable<TlsMeasures>(
-      `TLS, against node:tls (EC P-256 certificate, full handshakes): ${setting}, driver loadgen (C) --tls\n${ratioNote}`,
+      `TLS, against node:tls (EC P-256 certificate, full handshakes): ${setting()}, driver loadgen (C) --tls\n${ratioNote}`,
       [
         [`TLS throughput, ping-pong (req/s, ${values.connections} conns)`, 'rps', 'higher'],
         ['TLS p99 latency, ping-pong (us)', 'p99', 'lower'],
