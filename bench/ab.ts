@@ -1,17 +1,22 @@
 /**
  * A paired A/B of any two servers that print `listening on HOST:PORT`: both stay up, the load
  * generator drives them in turn (A B, B A, ...) for short rounds, and the median of the
- * per-round ratios A / B is printed. Short alternating rounds on live servers cancel most of
- * the machine's drift, so a 2 % difference shows; use it to judge one change at a time.
+ * per-round ratios A / B is printed, with each server's CPU time (user + system, from /proc)
+ * per reply or session: when the load generator is the limit, rates tie but CPU shows. Short
+ * alternating rounds on live servers cancel most of the machine's drift, so a 2 % difference
+ * shows; use it to judge one change at a time.
  *
- *   node build/bench/ab.js [--rounds 12] [--seconds 1.5] [--mode pingpong|connect] [--connections 100] \
+ *   node build/bench/ab.js [--rounds 12] [--seconds 1.5] [--mode pingpong|connect] [--connections 100] [--tls] \
  *     'name=node-args-for-A' 'name=node-args-for-B'
+ *
+ * `--tls`: the load generator speaks TLS (both servers must serve it; each connection makes a
+ * full handshake, so `--mode connect` counts TLS sessions).
  *
  * Node arguments are split on spaces, e.g.
  *   node build/bench/ab.js 'project=build/src/cli/main.js start --port 0' 'baseline=build/bench/baseline-server.js 0'
  */
 import { parseArgs } from 'node:util';
-import { drive as driveLoadgen, inTurn, loadgenPath, median, startServer, type RunningServer } from './harness.js';
+import { cpuSeconds, drive as driveLoadgen, inTurn, loadgenPath, median, startServer, type RunningServer } from './harness.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,6 +25,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '1.5' },
     mode: { type: 'string', default: 'pingpong' },
     connections: { type: 'string', default: '100' },
+    tls: { type: 'boolean', default: false },
   },
 });
 if (positionals.length !== 2) throw new Error("give exactly two servers: 'name=script args' 'name=script args'");
@@ -30,16 +36,26 @@ interface Side {
   name: string;
   argv: string[];
   server?: RunningServer;
-  results: { rate: number; p50: number; p99: number }[];
+  results: Result[];
+}
+interface Result {
+  rate: number;
+  p50: number;
+  p99: number;
+  /** Server CPU microseconds per reply (per session in connect mode). */
+  cpu: number;
 }
 const sides: Side[] = positionals.map((spec) => {
   const at = spec.indexOf('=');
   return { name: spec.slice(0, at), argv: spec.slice(at + 1).split(' '), results: [] };
 });
 
-function drive(side: Side, seconds: string): { rate: number; p50: number; p99: number } {
-  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1');
-  return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us) };
+function drive(side: Side, seconds: string): Result {
+  const pid = side.server?.child.pid as number;
+  const before = cpuSeconds(pid);
+  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1', values.tls ? ['--tls'] : []);
+  const events = Number(mode === 'connect' ? r.sessions : r.replies);
+  return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us), cpu: ((cpuSeconds(pid) - before) / events) * 1e6 };
 }
 
 try {
@@ -53,9 +69,12 @@ try {
 }
 
 const [a, b] = sides as [Side, Side];
-const ratio = (key: 'rate' | 'p50' | 'p99'): number[] => a.results.map((r, i) => r[key] / (b.results[i] as Side['results'][number])[key]);
+const ratio = (key: keyof Result): number[] => a.results.map((r, i) => r[key] / (b.results[i] as Result)[key]);
 for (const side of sides) {
-  console.log(`${side.name.padEnd(12)} ${mode === 'connect' ? 'sessions/s' : 'req/s'} ${Math.round(median(side.results.map((r) => r.rate)))}  p50 ${median(side.results.map((r) => r.p50))} us  p99 ${median(side.results.map((r) => r.p99))} us`);
+  const of = (key: keyof Result): number => median(side.results.map((r) => r[key]));
+  console.log(`${side.name.padEnd(12)} ${mode === 'connect' ? 'sessions/s' : 'req/s'} ${Math.round(of('rate'))}  p50 ${of('p50')} us  p99 ${of('p99')} us  server CPU ${of('cpu').toFixed(1)} us per ${mode === 'connect' ? 'session' : 'reply'}`);
 }
 const rates = ratio('rate');
+const cpus = ratio('cpu');
 console.log(`${a.name}/${b.name}: rate ${median(rates).toFixed(3)} (per round ${rates.map((x) => x.toFixed(2)).join(' ')}), p50 ${median(ratio('p50')).toFixed(3)}, p99 ${median(ratio('p99')).toFixed(3)}`);
+console.log(`${a.name}/${b.name}: server CPU per ${mode === 'connect' ? 'session' : 'reply'} ${median(cpus).toFixed(3)} (per round ${cpus.map((x) => x.toFixed(2)).join(' ')})`);

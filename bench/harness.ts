@@ -2,8 +2,8 @@
  * Shared pieces of the benchmarks: build the C load generator, run servers and the generator
  * as separate processes (pinned to cores when taskset exists), parse results, take medians.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -14,13 +14,21 @@ const LOADGEN = `${ROOT}build/bench/loadgen`;
 
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
-/** Compiles bench/loadgen.c once; returns its path, or null without a C compiler. */
+/**
+ * Compiles bench/loadgen.c once (with OpenSSL, for `--tls`); returns its path, or null without
+ * a C compiler.
+ * @throws when the compiler is there but OpenSSL's headers or libraries are not
+ */
 export function loadgenPath(): string | null {
   if (existsSync(LOADGEN)) return LOADGEN;
   const cc = ['cc', 'gcc', 'clang'].find((name) => spawnSync(name, ['--version']).status === 0);
   if (cc === undefined) return null;
   mkdirSync(`${ROOT}build/bench`, { recursive: true });
-  execFileSync(cc, ['-O2', '-o', LOADGEN, LOADGEN_SOURCE]);
+  const build = spawnSync(cc, ['-O2', '-o', LOADGEN, LOADGEN_SOURCE, '-lssl', '-lcrypto'], { encoding: 'utf8' });
+  if (build.status !== 0) {
+    const hint = /openssl|-lssl|-lcrypto/.test(build.stderr) ? ' (it needs OpenSSL: on Debian, apt-get install -y libssl-dev)' : '';
+    throw new Error(`could not compile bench/loadgen.c${hint}:\n${build.stderr}`);
+  }
   return LOADGEN;
 }
 
@@ -74,23 +82,79 @@ export function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU time a process has used so far, user plus system, in seconds (Linux). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** How many descriptors a process has open (Linux). */
+export function openDescriptors(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
 /** Both sides, in an order that alternates by round so the machine's drift favours neither. */
 export function inTurn<T>(round: number, sides: readonly T[]): readonly T[] {
   return round % 2 === 0 ? sides : [...sides].reverse();
 }
 
-/** One run of the C load generator against `port` (see bench/loadgen.c for the modes). */
-export function drive(port: number, mode: string, connections: number | string, seconds: number | string, cpus?: string): Record<string, number | string> {
-  return loadgen(['-p', String(port), '-c', String(connections), '-d', String(seconds), '--mode', mode], cpus);
+/**
+ * One run of the C load generator against `port` (see bench/loadgen.c for the modes);
+ * `extra` are more of its arguments, e.g. `--tls`.
+ */
+export function drive(port: number, mode: string, connections: number | string, seconds: number | string, cpus?: string, extra: string[] = []): Record<string, number | string> {
+  return loadgen(['-p', String(port), '-c', String(connections), '-d', String(seconds), '--mode', mode, ...extra], cpus);
 }
 
 /** Runs the load generator and parses its key=value summary line. */
 export function loadgen(args: string[], cpus?: string): Record<string, number | string> {
+  const [command, argv] = pinned(cpus, requireLoadgen(), args);
+  return summary(spawnSync(command, argv, { encoding: 'utf8' }).stdout);
+}
+
+export interface LoadgenRun {
+  /** Its summary, once it has exited. */
+  readonly result: Promise<Record<string, number | string>>;
+  /** Has it exited? */
+  readonly exited: boolean;
+  /** Ends the run early (SIGTERM); it still prints its summary. */
+  stop(): void;
+}
+
+/** Starts the load generator without waiting for it, so the server can be sampled meanwhile. */
+export function startLoadgen(args: string[], cpus?: string): LoadgenRun {
+  const [command, argv] = pinned(cpus, requireLoadgen(), args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let exited = false;
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+  const result = (once(child, 'close') as Promise<unknown>).then(() => {
+    exited = true;
+    return summary(out);
+  });
+  return {
+    result,
+    get exited() {
+      return exited;
+    },
+    stop: () => void child.kill('SIGTERM'),
+  };
+}
+
+function requireLoadgen(): string {
   const path = loadgenPath();
   if (path === null) throw new Error('no C compiler for the load generator');
-  const [command, argv] = pinned(cpus, path, args);
-  const result = spawnSync(command, argv, { encoding: 'utf8' });
-  const line = result.stdout.trim().split('\n').pop() ?? '';
+  return path;
+}
+
+/** The load generator's key=value summary line. @throws when it counted wrong replies */
+function summary(stdout: string): Record<string, number | string> {
+  const line = stdout.trim().split('\n').pop() ?? '';
   const fields: Record<string, number | string> = {};
   for (const pair of line.split(' ')) {
     const [key, value] = pair.split('=');

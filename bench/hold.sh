@@ -22,7 +22,7 @@ gens=$(((N + per_gen - 1) / per_gen))
 
 npm run build --silent
 compiler=$(command -v cc || command -v gcc || command -v clang) || { echo "hold.sh needs a C compiler (cc, gcc or clang)" >&2; exit 2; }
-"$compiler" -O2 -o build/bench/loadgen bench/loadgen.c
+"$compiler" -O2 -o build/bench/loadgen bench/loadgen.c -lssl -lcrypto || { echo "the load generator needs OpenSSL (Debian: apt-get install -y libssl-dev)" >&2; exit 2; }
 
 log=$(mktemp)
 node build/src/cli/main.js start --port 0 --workers "$W" --reactor-mode processes --idle-timeout 0 --log-level warn >"$log" 2>&1 &

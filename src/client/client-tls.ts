@@ -3,12 +3,17 @@
  * TLS through node:tls. The TLS options are checked once and turned into one secure context
  * that every connection shares; each connection still makes its own full handshake.
  */
-import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { InvalidOptionError, TlsHandshakeError } from '../core/errors.js';
+import { lazyModule } from '../core/lazy-module.js';
 import { rejectUnknownOptions, requireOptionsObject } from '../core/option-checks.js';
 import { formatHostPort } from '../net/host-port.js';
+
+// Loaded by the first TLS client, not by importing this module (which every CLI command does):
+// a plaintext client or server process does not carry node:tls and node:crypto.
+const nodeTls = lazyModule<typeof import('node:tls')>('node:tls');
+const nodeCrypto = lazyModule<typeof import('node:crypto')>('node:crypto');
 
 /** TLS as a client speaks it. PEM material as text or bytes, not file names. */
 export interface ClientTlsOptions {
@@ -74,7 +79,7 @@ export function clientTls(value: unknown): ClientTls | null {
   }
   const attempt = (key: string, context: tls.SecureContextOptions, what: string): tls.SecureContext => {
     try {
-      return tls.createSecureContext(context);
+      return nodeTls().createSecureContext(context);
     } catch (err) {
       throw new InvalidOptionError(key, `${what}: ${(err as Error).message}`);
     }
@@ -85,7 +90,7 @@ export function clientTls(value: unknown): ClientTls | null {
   if (ca !== undefined) {
     // A secure context skips CA text that holds no certificate; parsing it does not.
     try {
-      new X509Certificate(ca);
+      new (nodeCrypto().X509Certificate)(ca);
     } catch (err) {
       throw new InvalidOptionError('tls.ca', `not a PEM CA certificate: ${(err as Error).message}`);
     }
@@ -119,9 +124,9 @@ export function openSocket(host: string, port: number, setup: ClientTls | null, 
     // Written before connecting, it is queued and goes out first.
     if (prelude !== undefined) tcp.write(prelude);
     if (setup === null) return { socket: tcp, tcp, ready: 'connect' };
-    return { socket: tls.connect({ socket: tcp, ...handshakeOptions(host, setup) }), tcp, ready: 'secureConnect' };
+    return { socket: nodeTls().connect({ socket: tcp, ...handshakeOptions(host, setup) }), tcp, ready: 'secureConnect' };
   }
-  const socket = tls.connect({ host, port, ...handshakeOptions(host, setup) });
+  const socket = nodeTls().connect({ host, port, ...handshakeOptions(host, setup) });
   // tls.connect takes no noDelay option; set before connecting, it applies once connected.
   socket.setNoDelay(true);
   return { socket, tcp: socket, ready: 'secureConnect' };

@@ -6,10 +6,11 @@
  * stops mid-handshake) never become connections: each is reported with a reason.
  */
 import net, { type Socket } from 'node:net';
-import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import type tls from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { InvalidOptionError } from '../core/errors.js';
+import { lazyModule } from '../core/lazy-module.js';
 import { Acceptor } from './node-listener.js';
 import { nodeNetDriver } from './node-net.js';
 import { SniContexts, isServerNamePattern } from './sni-contexts.js';
@@ -52,6 +53,11 @@ export const TLS_CLIENT_AUTH = ['none', 'request', 'require'] as const;
 export const TLS_MIN_VERSIONS = ['1.2', '1.3'] as const;
 const DEFAULT_HANDSHAKE_TIMEOUT_S = 10;
 
+// Loaded by the first TLS server, not by importing this module: node:tls and node:crypto add
+// about 0.7 MB of heap and 3 MB of RSS to every process and reactor, plaintext ones included.
+const nodeTls = lazyModule<typeof import('node:tls')>('node:tls');
+const nodeCrypto = lazyModule<typeof import('node:crypto')>('node:crypto');
+
 /**
  * Builds the secure context, naming the setting that is wrong.
  * @throws InvalidOptionError for an unreadable certificate, key or CA, or a key that does not
@@ -65,7 +71,7 @@ export function createTlsContext(options: TlsOptions): SecureContext {
 function checkedMaterial(options: TlsOptions): { context: SecureContext; sni: SniContexts | null } {
   const attempt = (option: string, context: tls.SecureContextOptions, what: string): SecureContext => {
     try {
-      return tls.createSecureContext(context);
+      return nodeTls().createSecureContext(context);
     } catch (err) {
       throw new InvalidOptionError(option, `${what}: ${(err as Error).message}`);
     }
@@ -75,7 +81,7 @@ function checkedMaterial(options: TlsOptions): { context: SecureContext; sni: Sn
   if (options.ca !== undefined) {
     // node:tls accepts a CA bundle with no certificate in it at all: parse it to be sure.
     try {
-      new X509Certificate(pem(options.ca));
+      new (nodeCrypto().X509Certificate)(pem(options.ca));
     } catch (err) {
       throw new InvalidOptionError('tls.ca', `not a PEM CA certificate: ${(err as Error).message}`);
     }
@@ -85,13 +91,13 @@ function checkedMaterial(options: TlsOptions): { context: SecureContext; sni: Sn
   }
   const context = attempt('tls.key', contextOptions(options), 'does not go with tls.cert');
   if (options.sni === undefined) return { context, sni: null };
-  for (const [name, entry] of Object.entries(options.sni)) {
+  const sni = SniContexts.from(options.sni, (name, entry) => {
     if (!isServerNamePattern(name)) throw new InvalidOptionError(`tls.sni`, `${JSON.stringify(name)} is not a server name (example.com or *.example.com)`);
     attempt(`tls.sni.${name}.cert`, { cert: pem(entry.cert) }, 'not a PEM certificate');
     attempt(`tls.sni.${name}.key`, { key: pem(entry.key) }, 'not a PEM private key');
-    attempt(`tls.sni.${name}.key`, contextOptions({ ...options, cert: entry.cert, key: entry.key }), `does not go with tls.sni.${name}.cert`);
-  }
-  return { context, sni: SniContexts.from(options.sni, (_name, entry) => contextOptions({ ...options, cert: entry.cert, key: entry.key })) };
+    return attempt(`tls.sni.${name}.key`, contextOptions({ ...options, cert: entry.cert, key: entry.key }), `does not go with tls.sni.${name}.cert`);
+  });
+  return { context, sni };
 }
 
 /** Why a handshake failed, from OpenSSL's and Node's codes. */
@@ -116,8 +122,7 @@ export const nodeTlsDriver: TransportDriver<TLSSocket> = {
   ...(nodeNetDriver as TransportDriver<Socket> as TransportDriver<TLSSocket>),
   descriptor(socket) {
     // The descriptor belongs to the TCP handle under the TLS one (not public API; -1 elsewhere).
-    const parent = (socket as unknown as { _parent?: { _handle?: { fd?: unknown } } })._parent;
-    const fd = parent?._handle?.fd;
+    const fd = (tcpSocketOf(socket) as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
     return typeof fd === 'number' ? fd : -1;
   },
   tlsInfo(socket): TlsInfo {
@@ -157,12 +162,16 @@ class TlsAcceptor extends Acceptor {
   }
 }
 
+/** The TCP socket under a server-side TLSSocket (not public API, stable for years; undefined elsewhere). */
+function tcpSocketOf(socket: TLSSocket): Socket | undefined {
+  return (socket as unknown as { _parent?: Socket })._parent;
+}
+
 /** When each raw socket was accepted, for the handshake's duration (a WeakMap: no field added to Node's sockets). */
 const acceptedAt = new WeakMap<Socket, number>();
 
 function handshakeSeconds(socket: TLSSocket): number {
-  // The TCP socket under a server-side TLSSocket (not public API; no duration elsewhere).
-  const raw = (socket as unknown as { _parent?: Socket })._parent;
+  const raw = tcpSocketOf(socket);
   const start = raw === undefined ? undefined : acceptedAt.get(raw);
   return start === undefined ? 0 : (performance.now() - start) / 1000;
 }
@@ -185,12 +194,12 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
       const proxied = new WeakMap<Socket, AcceptedPeer>();
       /** Who a TLS socket is from: the PROXY stage's client, or the socket's peer. */
       const peerOf = (socket: TLSSocket): { address: string; port: number } => {
-        const raw = (socket as unknown as { _parent?: Socket })._parent;
+        const raw = tcpSocketOf(socket);
         return (raw === undefined ? undefined : proxied.get(raw)) ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
       };
       let tlsServer: tls.Server | null = null;
       const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions) => {
-        const server = tls.createServer(
+        const server = nodeTls().createServer(
           {
             ...netOptions,
             // With allowHalfOpen a TLS socket whose peer closes right after the handshake gets
@@ -216,11 +225,8 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
               return;
             }
             handshakes?.completed(handshakeSeconds(socket));
-            if (gate === null) onAccept(socket);
-            else {
-              const raw = (socket as unknown as { _parent?: Socket })._parent;
-              onAccept(socket, raw === undefined ? undefined : proxied.get(raw));
-            }
+            const raw = gate === null ? undefined : tcpSocketOf(socket);
+            onAccept(socket, raw === undefined ? undefined : proxied.get(raw));
           },
         );
         if (handshakes !== undefined) server.on('connection', (raw: Socket) => acceptedAt.set(raw, performance.now()));

@@ -4,7 +4,7 @@
  * `api.example.com`, not `example.com` nor `a.b.example.com`, as certificates do). A name
  * nobody configured gets the default certificate.
  */
-import tls, { type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 
 /** A DNS name, or a wildcard in its first label only. */
 const SERVER_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -22,10 +22,10 @@ export class SniContexts {
     this.contexts = contexts;
   }
 
-  /** Builds every context at once: `build` throws for bad material, naming the entry. */
-  static from<E>(entries: Record<string, E>, build: (name: string, entry: E) => tls.SecureContextOptions): SniContexts {
+  /** Builds every context at once (`build` throws for bad material, naming the entry). */
+  static from<E>(entries: Record<string, E>, build: (name: string, entry: E) => SecureContext): SniContexts {
     const contexts = new Map<string, SecureContext>();
-    for (const [name, entry] of Object.entries(entries)) contexts.set(name.toLowerCase(), tls.createSecureContext(build(name, entry)));
+    for (const [name, entry] of Object.entries(entries)) contexts.set(name.toLowerCase(), build(name, entry));
     return new SniContexts(contexts);
   }
 

@@ -3,7 +3,7 @@
  * that get their reply, the rest plaintext, garbage records and peers that hang up
  * mid-handshake. Each bad one fails only itself and is counted by reason; afterwards the
  * server holds as many descriptors as before, and its memory does not grow from round to
- * round (JS heap after a full GC, and RSS). The server runs in its own process (so its
+ * round (JS heap and V8's external memory after a full GC). The server runs in its own process (so its
  * descriptors and memory are its own).
  */
 import { describe, it } from 'node:test';
@@ -81,6 +81,7 @@ describe('tls: 1,000 handshakes at once', { timeout: 240_000 }, () => {
       const baselineFds = fdCount(server.pid);
       const rssAfterRound: number[] = [];
       const heapAfterRound: number[] = [];
+      const externalAfterRound: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
         const clients: Promise<void>[] = [];
         for (let i = 0; i < AT_ONCE; i++) {
@@ -115,17 +116,19 @@ describe('tls: 1,000 handshakes at once', { timeout: 240_000 }, () => {
         assert.equal(counters['bad-certificate'], 0);
         await waitUntil(() => fdCount(server.pid) <= baselineFds, () => `round ${round}: the server holds ${fdCount(server.pid)} descriptors, ${baselineFds} before`, 20_000, 100);
         rssAfterRound.push(rssBytes(server.pid));
-        heapAfterRound.push(Number(await ask(server.port, HEAP_QUESTION)));
+        const [heap, external] = (await ask(server.port, HEAP_QUESTION)).split(' ').map(Number);
+        heapAfterRound.push(heap as number);
+        externalAfterRound.push(external as number);
       }
       // Rounds 1 and 2 grow the heap to its working size; compare the last with the second.
       const mb = (list: number[]): string => list.map((b) => `${(b / 2 ** 20).toFixed(1)} MB`).join(', ');
-      const report = `server after each round: heap after GC ${mb(heapAfterRound)}; RSS ${mb(rssAfterRound)}; descriptors ${baselineFds} before`;
+      const report = `server after each round, after a full GC: heap ${mb(heapAfterRound)}, external ${mb(externalAfterRound)}; RSS ${mb(rssAfterRound)}; descriptors ${baselineFds} before`;
       t.diagnostic(report);
-      // The JS heap after a full GC is exact: keeping the 625 sockets of a round alive would
-      // hold megabytes. RSS also sees OpenSSL's memory, but moves with the allocator: only a
-      // gross native leak (tens of MB a round) is told from its noise.
+      // After a full GC these are exact: keeping the 625 sockets of a round alive (or their
+      // buffers) would hold megabytes. RSS is reported, not judged: it moves with the allocator
+      // and the machine's load (+6 to +15 MB from round 2 to 4 in the runs here).
       assert.ok((heapAfterRound[ROUNDS - 1] as number) - (heapAfterRound[1] as number) < 1024 * 1024, report);
-      assert.ok((rssAfterRound[ROUNDS - 1] as number) - (rssAfterRound[1] as number) < 32 * 1024 * 1024, report);
+      assert.ok((externalAfterRound[ROUNDS - 1] as number) - (externalAfterRound[1] as number) < 1024 * 1024, report);
     }, { readyTimeoutMs: 20_000, nodeArgs: ['--expose-gc'] });
   });
 });
