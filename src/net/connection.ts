@@ -6,6 +6,7 @@ import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
+import { MessageShaper, type ShapedConnection } from './message-shaper.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
@@ -18,8 +19,11 @@ export interface ConnectionHost<T> {
   readonly transport: TransportDriver;
   /** An empty output buffer a connection handed back after flushing, for the next to use. */
   spareOutput: ByteBuffer | null;
-  /** Backpressure limits, in bytes of pending output. */
-  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
+  /**
+   * Backpressure limits, in bytes of pending output; and the most messages a second each
+   * connection delivers (0 or absent: no limit).
+   */
+  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number; maxMessagesPerSecond?: number }>;
   /** Called once, when the socket is fully closed. */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
   /** Called at most once per connection, with the first error it met. */
@@ -39,6 +43,7 @@ const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is s
 const READ_PAUSED = 1 << 7; // pending output passed the high-water mark: not reading until it drains
 const READ_ENDED = 1 << 8; // the peer's FIN was read: nothing more can arrive
 const WRITABLE_LISTENED = 1 << 9; // the transport was asked for 'writable' (on the first backed-up write)
+const READ_THROTTLED = 1 << 10; // over maxMessagesPerSecond: not reading until the held messages are delivered
 
 /**
  * The largest piece handed to the transport at once. A bigger output goes a piece per 'writable',
@@ -57,7 +62,7 @@ const MAX_WRITE_BYTES = 256 * 1024;
  * Thread affinity: a connection belongs to the event loop that accepted it. Other threads
  * reach it through that loop's Dispatcher.
  */
-export class Connection<T = unknown> implements MessageSink, TransportSink {
+export class Connection<T = unknown> implements MessageSink, TransportSink, ShapedConnection {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
   /**
@@ -65,9 +70,9 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    * loop's ActivityClock, so rounded up by up to 1.5 clock resolutions (see ActivityClock).
    */
   lastActiveAt = 0;
-  /** Peer IP address, captured at accept time so it survives the close. */
+  /** The client's IP address (the socket's peer unless the server was told otherwise), kept after the close. */
   readonly remoteAddress: string;
-  /** Peer port, captured at accept time. */
+  /** The client's port. */
   readonly remotePort: number;
 
   private stateValue: ConnectionState = 'open';
@@ -80,11 +85,14 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
   private readonly decoder: Decoder;
   /** Write callback; only servers that listen for send-complete get one (it costs a closure). */
   private readonly afterWrite: (() => void) | undefined;
+  /** Between the decoder and this connection when messages per second are capped; else null. */
+  private readonly shaper: MessageShaper | null;
 
   /**
    * @param id unique within the server
    * @param rawSocket the accepted socket, of the host's transport; the connection takes it over
    * @param host the loop that owns the connection
+   * @param peer the client's address and port; default: the socket's peer
    */
   constructor(
     readonly id: number,
@@ -96,12 +104,15 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
      */
     readonly rawSocket: unknown,
     private readonly host: ConnectionHost<T>,
+    peer?: { readonly address: string; readonly port: number },
   ) {
     const transport = host.transport;
-    this.remoteAddress = transport.remoteAddress(rawSocket);
-    this.remotePort = transport.remotePort(rawSocket);
+    this.remoteAddress = peer === undefined ? transport.remoteAddress(rawSocket) : peer.address;
+    this.remotePort = peer === undefined ? transport.remotePort(rawSocket) : peer.port;
     this.lastActiveAt = host.clock.now;
     this.decoder = host.codec.createDecoder();
+    const perSecond = host.options.maxMessagesPerSecond ?? 0;
+    this.shaper = perSecond > 0 ? new MessageShaper(this, perSecond) : null;
     // Only servers that listen for send-complete pay for a per-connection flush callback.
     this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
     transport.attach(rawSocket, this);
@@ -135,9 +146,12 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     return (this.output === null ? 0 : this.output.length) + (this.spill === null ? 0 : this.spill.length) + this.host.transport.queuedBytes(this.rawSocket);
   }
 
-  /** Bytes the decoder holds waiting for the rest of a message. */
+  /**
+   * Bytes read and not yet delivered: what the decoder holds waiting for the rest of a message,
+   * and messages waiting for their turn under `maxMessagesPerSecond`.
+   */
   get pendingInputBytes(): number {
-    return this.decoder.bufferedBytes;
+    return this.decoder.bufferedBytes + (this.shaper === null ? 0 : this.shaper.bufferedBytes);
   }
 
   /** True while reading is paused because the peer is not keeping up with our output. */
@@ -150,7 +164,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    * A draining server closes a connection once it stays quiescent across a read.
    */
   get isQuiescent(): boolean {
-    return this.stateValue === 'open' && this.inFlight === 0 && this.decoder.bufferedBytes === 0 && this.pendingOutputBytes === 0;
+    return this.stateValue === 'open' && this.inFlight === 0 && this.pendingInputBytes === 0 && this.pendingOutputBytes === 0;
   }
 
   /**
@@ -287,7 +301,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.host.stats.bytesIn += chunk.length;
     this.flags |= DISPATCHING;
     try {
-      this.decoder.decode(chunk, this);
+      this.decoder.decode(chunk, this.shaper ?? this);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     }
@@ -310,8 +324,41 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.flush();
     if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
       this.flags &= ~READ_PAUSED;
-      this.host.transport.resume(this.rawSocket);
+      if ((this.flags & READ_THROTTLED) === 0) this.host.transport.resume(this.rawSocket);
     }
+  }
+
+  /** @internal ShapedConnection: over the message budget, messages wait: stop reading, and stay open for them. */
+  throttle(): void {
+    if ((this.flags & READ_THROTTLED) !== 0) return;
+    this.flags |= READ_THROTTLED;
+    this.host.stats.messageRatePauses++;
+    if ((this.flags & READ_PAUSED) === 0) this.host.transport.pause(this.rawSocket);
+    // Held messages are work in flight: a peer that half-closes meanwhile still gets them handled.
+    this.retain();
+  }
+
+  /** @internal ShapedConnection: the budget has refilled: deliver as a read would. */
+  deliverHeld(): void {
+    if (this.stateValue !== 'open' || this.shaper === null) return;
+    // Handling held messages is activity, however long ago they were read.
+    this.lastActiveAt = this.host.clock.refresh();
+    this.flags |= DISPATCHING;
+    try {
+      this.shaper.release();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.flags &= ~DISPATCHING;
+    this.flush();
+  }
+
+  /** @internal ShapedConnection: every held message is delivered: read again. */
+  unthrottle(): void {
+    if ((this.flags & READ_THROTTLED) === 0) return;
+    this.flags &= ~READ_THROTTLED;
+    if ((this.flags & READ_PAUSED) === 0 && this.stateValue === 'open') this.host.transport.resume(this.rawSocket);
+    this.release();
   }
 
   /** @internal TransportSink */
@@ -326,6 +373,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.stateValue = 'closed';
     this.output = null;
     this.spill = null;
+    this.shaper?.stop();
     const reason = this.closeReason ?? (hadError ? 'error' : 'peer-closed');
     this.closeReason = reason;
     this.host.connectionClosed(this, reason);
