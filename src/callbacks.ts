@@ -36,10 +36,13 @@ export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number)
 /** Pending output passed the high-water mark: reading from this connection pauses until it drains. */
 export type HighWaterCallback<T = unknown> = (conn: Connection<T>, pendingBytes: number) => void;
 /**
- * Why a new connection was turned away: `max-connections` (the server's limit), `fd-limit` (the
- * process is out of file descriptors, see DescriptorLimitError).
+ * Why a new connection was turned away: `max-connections` (the reactor's limit), `fd-limit` (the
+ * process is out of file descriptors, see DescriptorLimitError), and admission control's:
+ * `deny` (the client's address is in `deny`), `allow` (it is not in `allow`), `per-ip` (it holds
+ * `maxConnectionsPerIp` already), `rate` (it used up `connectRatePerIp`, or the table of
+ * tracked addresses had no room for it).
  */
-export type RejectReason = 'max-connections' | 'fd-limit';
+export type RejectReason = 'max-connections' | 'fd-limit' | 'deny' | 'allow' | 'per-ip' | 'rate';
 /** A new connection was closed at accept. */
 export type RejectCallback = (peer: { address: string; port: number }, reason: RejectReason) => void;
 /**

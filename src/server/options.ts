@@ -3,6 +3,8 @@ import { InvalidOptionError } from '../core/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
 import { SeedCodec } from '../net/seed-codec.js';
+import { CidrList } from '../net/cidr-list.js';
+import { MAX_CAPACITY, MAX_CONNECTIONS_PER_IP } from '../admission/address-table.js';
 import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 /** The built-in wire formats, by name. */
@@ -53,6 +55,30 @@ export interface ServerOptions {
   keepAliveInitialDelay: number;
   /** SO_REUSEPORT, where `REUSE_PORT_SUPPORT` (transport/platform.ts) says it works. Default false. */
   reusePort: boolean;
+  /**
+   * Only clients in these IPv4/IPv6 ranges may connect (a comma-separated string or an array;
+   * see CidrList). Default empty: everyone.
+   */
+  allow: string | readonly string[];
+  /** Clients in these ranges are refused, even when `allow` has them. Default empty. */
+  deny: string | readonly string[];
+  /** Open connections per client address, across every reactor of the server. Default 0: no limit. */
+  maxConnectionsPerIp: number;
+  /**
+   * New connections per second per client address, across every reactor: a token bucket that
+   * holds this many and refills this many a second. Default 0: no limit.
+   */
+  connectRatePerIp: number;
+  /**
+   * Client addresses the per-address limits keep track of at once, rounded up to a power of two
+   * (about 40 bytes each, allocated when a per-address limit is set). Default 65536.
+   */
+  maxTrackedAddresses: number;
+  /**
+   * Messages per second each connection delivers to the application; past it, reading pauses
+   * until the budget refills (nothing is dropped). Default 0: no limit.
+   */
+  maxMessagesPerSecond: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
@@ -74,7 +100,18 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   keepAlive: false,
   keepAliveInitialDelay: 60,
   reusePort: false,
+  allow: Object.freeze([]) as readonly string[],
+  deny: Object.freeze([]) as readonly string[],
+  maxConnectionsPerIp: 0,
+  connectRatePerIp: 0,
+  maxTrackedAddresses: 65536,
+  maxMessagesPerSecond: 0,
 });
+
+/** The highest `connectRatePerIp`: a million new connections a second from one address is no limit. */
+const MAX_CONNECT_RATE = 1_000_000;
+/** The highest `maxMessagesPerSecond`. */
+const MAX_MESSAGE_RATE = 1_000_000_000;
 
 /** The name of every server option. */
 export const SERVER_OPTION_NAMES: readonly (keyof ServerOptions)[] = Object.keys(DEFAULT_OPTIONS) as (keyof ServerOptions)[];
@@ -109,6 +146,12 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   requireBoolean('noDelay', resolved.noDelay);
   requireBoolean('keepAlive', resolved.keepAlive);
   requireBoolean('reusePort', resolved.reusePort);
+  CidrList.parse(resolved.allow, 'allow');
+  CidrList.parse(resolved.deny, 'deny');
+  requireInteger('maxConnectionsPerIp', resolved.maxConnectionsPerIp, 0, MAX_CONNECTIONS_PER_IP);
+  requireInteger('connectRatePerIp', resolved.connectRatePerIp, 0, MAX_CONNECT_RATE);
+  requireInteger('maxTrackedAddresses', resolved.maxTrackedAddresses, 1, MAX_CAPACITY);
+  requireInteger('maxMessagesPerSecond', resolved.maxMessagesPerSecond, 0, MAX_MESSAGE_RATE);
   return resolved;
 }
 
