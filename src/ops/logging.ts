@@ -45,7 +45,8 @@ export function loggingObserver(logger: Logger): ServerObserver {
       else logger.warn(fields, 'connection error');
     },
     // Out of descriptors, refusals come by the thousand: the once-a-second report says it at error.
-    connectionRejected: (peer, reason) => logger[reason === 'fd-limit' ? 'debug' : 'info']({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
+    // Admission control's refusals are routine (a scanner, a client retrying too fast): debug.
+    connectionRejected: (peer, reason) => logger[reason === 'max-connections' ? 'info' : 'debug']({ peer: formatHostPort(peer.address, peer.port), reason }, 'connection rejected'),
     handshakeFailed: lifecycle
       ? (failure) => logger.debug({ peer: formatHostPort(failure.peer.address, failure.peer.port), reason: failure.reason, code: (failure.error as { code?: string }).code }, 'tls handshake failed')
       : undefined,
