@@ -3,7 +3,7 @@
  * as separate processes (pinned to cores when taskset exists), parse results, take medians.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -72,6 +72,38 @@ export async function startServer(script: string, args: string[], cpus?: string,
 /** Resident memory of a process, in bytes (Linux). */
 export function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ). */
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time (user + system, seconds) used so far by process `pid` and every process under it,
+ * all threads included (Linux): a cluster primary and its workers, or one process of threads.
+ */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const current = pending.pop() as number;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${current}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    for (const task of readdirSync(`/proc/${current}/task`, { withFileTypes: false })) {
+      try {
+        for (const child of readFileSync(`/proc/${current}/task/${task}/children`, 'utf8').trim().split(' ')) if (child !== '') pending.push(Number(child));
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** Both sides, in an order that alternates by round so the machine's drift favours neither. */

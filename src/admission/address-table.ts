@@ -59,10 +59,13 @@ const SPINS = 200;
 /** A sleeper wakes at least this often (ms), in case the holder died holding the lock. */
 const WAIT_MS = 1;
 
+/** This thread's time origin (a getter costs more than the subtraction it saves). */
+const ORIGIN = performance.timeOrigin;
+
 /** Milliseconds on a clock all threads of the process share. */
 export function tableClock(): number {
   // performance.now() starts at each thread's own origin; origin + now is one clock for all.
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
 
 /** The smallest power of two >= `n`, and at least WINDOW. */
@@ -191,15 +194,17 @@ export class AddressTable {
    * Admits one new connection from `address` on `reactor`, or says why not. Takes a token
    * (when a rate is set) before it looks at the open connections (when a maximum is set), so
    * every attempt counts against the rate. An address that is no IP address is not limited.
+   * @param now tableClock() ms; read here when a rate is set (without one, time plays no part)
    * @returns null when admitted (then, if `countsConnections`, `release` it when it closes)
    */
-  acquire(address: string, reactor: number, now = tableClock()): AddressRefusal | null {
+  acquire(address: string, reactor: number, now = this.refill > 0 ? tableClock() : 0): AddressRefusal | null {
     if (!addressKey(address, this.key)) return null;
     this.lock(reactor + 1);
     try {
       const slot = this.slotFor(now);
       if (slot < 0) {
-        Atomics.add(this.header, REFUSED_FOR_ROOM, 1);
+        // Under the lock: plain writes; readers use Atomics.load.
+        this.header[REFUSED_FOR_ROOM]!++;
         return 'rate';
       }
       if (this.refill > 0) {
@@ -265,12 +270,16 @@ export class AddressTable {
 
   /** The slot of the key being looked up, or -1. Under the lock. */
   private find(): number {
-    const { key, keys } = this;
-    const start = hashKey(key, this.seed) & this.mask;
+    const { key, keys, used, mask } = this;
+    const k0 = key[0]!;
+    const k1 = key[1]!;
+    const k2 = key[2]!;
+    const k3 = key[3]!;
+    const start = hashKey(key, this.seed) & mask;
     for (let i = 0; i < WINDOW; i++) {
-      const slot = (start + i) & this.mask;
+      const slot = (start + i) & mask;
       const at = slot * 4;
-      if (this.used[slot] !== 0 && keys[at] === key[0] && keys[at + 1] === key[1] && keys[at + 2] === key[2] && keys[at + 3] === key[3]) return slot;
+      if (used[slot] !== 0 && keys[at + 3] === k3 && keys[at] === k0 && keys[at + 1] === k1 && keys[at + 2] === k2) return slot;
     }
     return -1;
   }
@@ -280,19 +289,24 @@ export class AddressTable {
    * comment for which slot); -1 when its whole window holds open connections. Under the lock.
    */
   private slotFor(now: number): number {
-    const { key, keys } = this;
-    const start = hashKey(key, this.seed) & this.mask;
+    const { key, keys, used, open, mask } = this;
+    const k0 = key[0]!;
+    const k1 = key[1]!;
+    const k2 = key[2]!;
+    const k3 = key[3]!;
+    const start = hashKey(key, this.seed) & mask;
     let reusable = -1;
     let oldestIdle = -1;
     for (let i = 0; i < WINDOW; i++) {
-      const slot = (start + i) & this.mask;
-      if (this.used[slot] === 0) {
+      const slot = (start + i) & mask;
+      if (used[slot] === 0) {
         if (reusable < 0) reusable = slot;
         continue;
       }
       const at = slot * 4;
-      if (keys[at] === key[0] && keys[at + 1] === key[1] && keys[at + 2] === key[2] && keys[at + 3] === key[3]) return slot;
-      if (this.open[slot] !== 0) continue;
+      // The last word first: for IPv4 clients the first three are the same for everyone.
+      if (keys[at + 3] === k3 && keys[at] === k0 && keys[at + 1] === k1 && keys[at + 2] === k2) return slot;
+      if (open[slot] !== 0) continue;
       if (this.bucketFull(slot, now)) {
         if (reusable < 0) reusable = slot;
       } else if (oldestIdle < 0 || this.stamps[slot]! < this.stamps[oldestIdle]!) {
@@ -303,21 +317,21 @@ export class AddressTable {
     if (slot < 0) {
       if (oldestIdle < 0) return -1;
       slot = oldestIdle;
-      Atomics.add(this.header, EVICTIONS, 1);
-    } else if (this.used[slot] === 0) {
-      this.used[slot] = 1;
-      Atomics.add(this.header, SIZE, 1);
+      this.header[EVICTIONS]!++;
+    } else if (used[slot] === 0) {
+      used[slot] = 1;
+      this.header[SIZE]!++;
     }
     const at = slot * 4;
-    keys[at] = key[0]!;
-    keys[at + 1] = key[1]!;
-    keys[at + 2] = key[2]!;
-    keys[at + 3] = key[3]!;
+    keys[at] = k0;
+    keys[at + 1] = k1;
+    keys[at + 2] = k2;
+    keys[at + 3] = k3;
     this.tokens[slot] = this.burst;
     this.stamps[slot] = now;
-    this.open[slot] = 0;
-    // Zero already when the open count is (it is their sum); kept exact after a repair too.
-    this.openByReactor.fill(0, slot * this.reactors, (slot + 1) * this.reactors);
+    open[slot] = 0;
+    // Zero already when the open count is (it is their sum), unless a repair is under way.
+    for (let r = slot * this.reactors, end = r + this.reactors; r < end; r++) this.openByReactor[r] = 0;
     return slot;
   }
 
@@ -329,7 +343,7 @@ export class AddressTable {
 
   private free(slot: number): void {
     this.used[slot] = 0;
-    Atomics.sub(this.header, SIZE, 1);
+    this.header[SIZE]!--;
   }
 
   private lock(owner: number): void {

@@ -3,7 +3,8 @@ import type { TlsMaterial } from '../transport/node-tls.js';
 import type { CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
-import type { AddressRefusal, AddressTableState } from '../admission/address-table.js';
+import type { AddressTableState } from '../admission/address-table.js';
+import type { AdmissionAnswers, AdmissionOps } from '../admission/remote-limiter.js';
 
 /**
  * Where a reactor's per-address limits live: a table in memory shared by every reactor thread,
@@ -36,8 +37,8 @@ export type ToReactor =
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
   | { t: 'reloadTls'; tls: TlsMaterial }
-  /** The answer to an `admit` request (processes mode). */
-  | { t: 'admitted'; requestId: number; refusal: AddressRefusal | null }
+  /** The answers to an `admission` batch's questions (processes mode). */
+  | { t: 'admitted'; answers: AdmissionAnswers }
   | { t: 'stop'; drainTimeout: number | undefined };
 
 /** Sub-reactor to supervisor. */
@@ -50,8 +51,9 @@ export type FromReactor =
   | { t: 'fatal'; name: string; message: string; stack: string | undefined }
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
-  /** May a new connection from `address` be served? (processes mode: the supervisor keeps the per-address limits) */
-  | { t: 'admit'; requestId: number; address: string }
-  /** A connection from `address` that the supervisor admitted has closed. */
-  | { t: 'released'; address: string }
+  /**
+   * Questions (may a new connection from this address be served?) and releases (an admitted
+   * connection closed), in order (processes mode: the supervisor keeps the per-address limits).
+   */
+  | { t: 'admission'; ops: AdmissionOps }
   | { t: 'stopped' };

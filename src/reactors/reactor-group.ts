@@ -16,6 +16,7 @@ import { createTlsContext, type TlsMaterial, type TlsOptions } from '../transpor
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
 import { AddressTable } from '../admission/address-table.js';
 import { addressLimitsOf } from '../admission/admission-control.js';
+import { applyAdmissionOps } from '../admission/remote-limiter.js';
 import type { AddressTracking } from '../server/net-server.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
@@ -457,12 +458,12 @@ export class ReactorGroup {
       case 'stats':
         this.statsRequests.get(message.requestId)?.(message.stats, message.eventLoopLagSeconds);
         break;
-      case 'admit':
-        link.send({ t: 'admitted', requestId: message.requestId, refusal: this.addressTable === null ? null : this.addressTable.acquire(message.address, slot.index) });
+      case 'admission': {
+        if (this.addressTable === null) break;
+        const answers = applyAdmissionOps(this.addressTable, slot.index, message.ops);
+        if (answers.length > 0) link.send({ t: 'admitted', answers });
         break;
-      case 'released':
-        this.addressTable?.release(message.address, slot.index);
-        break;
+      }
       case 'stopped':
         break;
     }

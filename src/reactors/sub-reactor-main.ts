@@ -58,13 +58,7 @@ function limiterOf(config: SubReactorConfig): AddressLimiter | undefined {
   const admission = config.admission;
   if (admission === null) return undefined;
   if (admission.kind === 'shared') return tableLimiter(AddressTable.attach(admission.table), config.index);
-  remoteLimiter = new RemoteLimiter(
-    {
-      request: (requestId, address) => channel.send({ t: 'admit', requestId, address }),
-      release: (address) => channel.send({ t: 'released', address }),
-    },
-    admission.countsConnections,
-  );
+  remoteLimiter = new RemoteLimiter((ops) => channel.send({ t: 'admission', ops }), admission.countsConnections);
   return remoteLimiter;
 }
 
@@ -118,7 +112,7 @@ channel.onMessage((message) => {
       void stop(message.drainTimeout);
       break;
     case 'admitted':
-      remoteLimiter?.answered(message.requestId, message.refusal);
+      remoteLimiter?.answered(message.answers);
       break;
     case 'reloadTls':
       // Checked by the supervisor first; a failure here would leave the old material in use.
