@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { ReactorGroup, type ReactorGroupOptions } from '../../src/index.js';
 import type { SeedClient } from '../helpers/seed-client.js';
 import { waitUntil } from '../helpers/wait.js';
-import { attempt, closeAll, loopback, MODES, refused, served } from './support.js';
+import { attempt, closeAll, loopback, MODES, rawConnect, refused, served } from './support.js';
 
 const APP = new URL('./fixtures/identity-app.js', import.meta.url);
 const TIMEOUT = { timeout: 60_000 };
@@ -111,6 +111,23 @@ for (const { mode, skip } of MODES) {
         } finally {
           await closeAll([...kept, ...lost, ...fresh]);
         }
+      }));
+
+    it('clients that reset at once, admitted or not, leave no place taken', { skip, ...TIMEOUT }, () =>
+      withGroup({ reactorMode: mode, maxConnectionsPerIp: 1 }, async (group, port) => {
+        // Each resets right after connecting: in processes mode, often while its question is
+        // still on its way to the supervisor.
+        for (let i = 0; i < 40; i++) {
+          const socket = await rawConnect(port, '127.3.5.1');
+          socket.resetAndDestroy();
+        }
+        await waitUntil(async () => (await group.stats()).total.connections === 0, 'every reset seen');
+        const client = await waitUntil(async () => {
+          const result = await attempt(port, '127.3.5.1');
+          return result.served ? result.client : null;
+        }, 'the one place to be free', 5000, 20);
+        await refused(port, '127.3.5.1');
+        await closeAll([client]);
       }));
 
     it('deny refuses in every reactor, counted in the group stats', { skip, ...TIMEOUT }, () =>
