@@ -36,12 +36,15 @@ export type TimeoutCallback<T = unknown> = (conn: Connection<T>, idleMs: number)
 /** Pending output passed the high-water mark: reading from this connection pauses until it drains. */
 export type HighWaterCallback<T = unknown> = (conn: Connection<T>, pendingBytes: number) => void;
 /**
- * Why a new connection was turned away: `max-connections` (the server's limit), `fd-limit` (the
- * process is out of file descriptors, see DescriptorLimitError), `proxy-untrusted` (PROXY
- * protocol on: a peer outside `trustedProxies` connected where a header is required, or sent
- * one), `proxy-invalid` (a trusted proxy's header was malformed or late; see ProxyProtocolError).
+ * Why a new connection was turned away: `max-connections` (the reactor's limit), `fd-limit` (the
+ * process is out of file descriptors, see DescriptorLimitError); admission control's: `deny`
+ * (the client's address is in `deny`), `allow` (it is not in `allow`), `per-ip` (it holds
+ * `maxConnectionsPerIp` already), `rate` (it used up `connectRatePerIp`, or the table of
+ * tracked addresses had no room for it); the PROXY protocol's: `proxy-untrusted` (a peer outside
+ * `trustedProxies` connected where a header is required, or sent one), `proxy-invalid` (a
+ * trusted proxy's header was malformed or late; see ProxyProtocolError).
  */
-export type RejectReason = 'max-connections' | 'fd-limit' | 'proxy-untrusted' | 'proxy-invalid';
+export type RejectReason = 'max-connections' | 'fd-limit' | 'deny' | 'allow' | 'per-ip' | 'rate' | 'proxy-untrusted' | 'proxy-invalid';
 /**
  * A new connection was closed at accept. `peer` is the client's address when known (after a
  * PROXY header), else the socket's; `error` says what was wrong for the `proxy-*` reasons.

@@ -63,7 +63,7 @@ export {
 } from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
-export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver } from './server/net-server.js';
+export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver, type Peer, type AddressTracking } from './server/net-server.js';
 export {
   ReactorGroup,
   defaultReactorCount,

@@ -47,6 +47,12 @@ export interface StartSettings extends TlsSettings {
   lowWaterMark: number;
   maxPendingOutput: number;
   maxConnections: number;
+  allow?: string | string[];
+  deny?: string | string[];
+  maxConnectionsPerIp: number;
+  connectRatePerIp: number;
+  maxTrackedAddresses: number;
+  maxMessagesPerSecond: number;
   drainTimeout: number;
   taskWorkers: number;
   taskModule?: string;
@@ -85,6 +91,8 @@ const byteSize = (z: typeof Zod): Zod.ZodType => z.union(
 );
 const portNumber = (z: typeof Zod): Zod.ZodType => z.number().int().min(0).max(65535);
 const name = (z: typeof Zod): Zod.ZodType => z.string().min(1);
+/** Address ranges: a comma-separated string as on the command line, or an array of ranges (checked as the library checks them). */
+const ranges = (z: typeof Zod): Zod.ZodType => z.union([z.string(), z.array(z.string())], { error: 'must be a comma-separated string of addresses and CIDR ranges, or an array of them' });
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'host', flags: '--host <host>', env: 'REACTOR_HOST', description: 'address to listen on', default: DEFAULT_OPTIONS.host, schema: name },
@@ -113,6 +121,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'lowWaterMark', flags: '--low-water-mark <bytes>', env: 'REACTOR_LOW_WATER_MARK', description: 'pending output below which reading resumes', parse: parse.bytes, default: DEFAULT_OPTIONS.lowWaterMark, schema: (z) => z.union([z.literal(0), byteSize(z)]) },
   { key: 'maxPendingOutput', flags: '--max-pending-output <bytes>', env: 'REACTOR_MAX_PENDING_OUTPUT', description: 'pending output above which a connection is closed', parse: parse.bytes, default: DEFAULT_OPTIONS.maxPendingOutput, schema: byteSize },
   { key: 'maxConnections', flags: '--max-connections <n>', env: 'REACTOR_MAX_CONNECTIONS', description: 'open connections (per reactor) beyond which new ones are refused; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxConnections, schema: (z) => z.number().int().min(0) },
+  { key: 'allow', flags: '--allow <ranges>', env: 'REACTOR_ALLOW', description: 'only clients in these IPv4/IPv6 ranges may connect (comma-separated CIDRs or addresses)', schema: ranges },
+  { key: 'deny', flags: '--deny <ranges>', env: 'REACTOR_DENY', description: 'clients in these ranges are refused, even when --allow has them', schema: ranges },
+  { key: 'maxConnectionsPerIp', flags: '--max-connections-per-ip <n>', env: 'REACTOR_MAX_CONNECTIONS_PER_IP', description: 'open connections per client address, across all reactors; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxConnectionsPerIp, schema: (z) => z.number().int().min(0) },
+  { key: 'connectRatePerIp', flags: '--connect-rate-per-ip <n>', env: 'REACTOR_CONNECT_RATE_PER_IP', description: 'new connections per second per client address (a burst of as many), across all reactors; 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.connectRatePerIp, schema: (z) => z.number().int().min(0) },
+  { key: 'maxTrackedAddresses', flags: '--max-tracked-addresses <n>', env: 'REACTOR_MAX_TRACKED_ADDRESSES', description: 'client addresses the per-address limits track at once (rounded up to a power of two)', parse: parse.positiveCount, default: DEFAULT_OPTIONS.maxTrackedAddresses, schema: (z) => z.number().int().min(1) },
+  { key: 'maxMessagesPerSecond', flags: '--max-messages-per-second <n>', env: 'REACTOR_MAX_MESSAGES_PER_SECOND', description: 'messages per second each connection delivers; past it, reading pauses (nothing is lost); 0 = no limit', parse: parse.count, default: DEFAULT_OPTIONS.maxMessagesPerSecond, schema: (z) => z.number().int().min(0) },
   { key: 'drainTimeout', flags: '--drain-timeout <seconds>', env: 'REACTOR_DRAIN_TIMEOUT', description: 'on SIGINT/SIGTERM, seconds to let connections finish', parse: parse.seconds, default: DEFAULT_OPTIONS.drainTimeout, schema: (z) => z.number().min(0) },
   { key: 'taskWorkers', flags: '--task-workers <n>', env: 'REACTOR_TASK_WORKERS', description: 'worker threads for message handling (0 = inline on the event loop)', parse: parse.count, default: 0, schema: (z) => z.number().int().min(0) },
   { key: 'taskModule', flags: '--task-module <path>', env: 'REACTOR_TASK_MODULE', description: 'module whose export handles each message (default: the echo)', schema: name },
@@ -167,6 +181,12 @@ export function serverOptions(settings: StartSettings): ReactorServerOptions & {
     lowWaterMark: settings.lowWaterMark,
     maxPendingOutput: settings.maxPendingOutput,
     maxConnections: settings.maxConnections,
+    ...(settings.allow === undefined ? {} : { allow: settings.allow }),
+    ...(settings.deny === undefined ? {} : { deny: settings.deny }),
+    maxConnectionsPerIp: settings.maxConnectionsPerIp,
+    connectRatePerIp: settings.connectRatePerIp,
+    maxTrackedAddresses: settings.maxTrackedAddresses,
+    maxMessagesPerSecond: settings.maxMessagesPerSecond,
     drainTimeout: settings.drainTimeout,
     proxyProtocol: settings.proxyProtocol,
     trustedProxies: settings.trustedProxies === undefined ? [] : settings.trustedProxies.split(',').map((entry) => entry.trim()),

@@ -16,9 +16,11 @@ export interface LoopStats {
   errors: number;
   /** Times a connection stopped being read because its peer did not read our output. */
   backpressurePauses: number;
-  /** Connections closed at accept (over `maxConnections`, or out of file descriptors). */
+  /** Times a connection stopped being read because it reached `maxMessagesPerSecond`. */
+  messageRatePauses: number;
+  /** Connections closed at accept (refused by a limit, by admission control, or out of file descriptors). */
   rejected: number;
-  /** `rejected`, by reason (`max-connections`, `fd-limit`). */
+  /** `rejected`, by reason (`max-connections`, `fd-limit`, `deny`, `allow`, `per-ip`, `rate`). */
   rejectedByReason: Record<string, number>;
   /** `errors`, by error code (`ECONNRESET`, `ERR_FRAME_TOO_LARGE`, `ERR_HANDLER_FAILED`, ...). */
   errorsByCode: Record<string, number>;
@@ -37,5 +39,5 @@ export function addStats(total: LoopStats, stats: LoopStats): void {
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, messageRatePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
 }

@@ -6,7 +6,8 @@ import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
-import type { AcceptedPeer, ProxyInfo } from '../transport/proxy-gate.js';
+import type { ProxyInfo } from '../transport/proxy-gate.js';
+import { MessageShaper, type ShapedConnection } from './message-shaper.js';
 
 /** What a connection needs from the loop that owns it. */
 export interface ConnectionHost<T> {
@@ -19,8 +20,11 @@ export interface ConnectionHost<T> {
   readonly transport: TransportDriver;
   /** An empty output buffer a connection handed back after flushing, for the next to use. */
   spareOutput: ByteBuffer | null;
-  /** Backpressure limits, in bytes of pending output. */
-  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number }>;
+  /**
+   * Backpressure limits, in bytes of pending output; and the most messages a second each
+   * connection delivers (0 or absent: no limit).
+   */
+  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number; maxMessagesPerSecond?: number }>;
   /** Called once, when the socket is fully closed. */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
   /** Called at most once per connection, with the first error it met. */
@@ -40,6 +44,7 @@ const DESTROYED = 1 << 6; // close() destroyed the socket: the close reason is s
 const READ_PAUSED = 1 << 7; // pending output passed the high-water mark: not reading until it drains
 const READ_ENDED = 1 << 8; // the peer's FIN was read: nothing more can arrive
 const WRITABLE_LISTENED = 1 << 9; // the transport was asked for 'writable' (on the first backed-up write)
+const READ_THROTTLED = 1 << 10; // over maxMessagesPerSecond: not reading until the held messages are delivered
 
 /**
  * The largest piece handed to the transport at once. A bigger output goes a piece per 'writable',
@@ -61,7 +66,7 @@ const MAX_WRITE_BYTES = 256 * 1024;
 /** Proxy details of proxied connections, kept aside: a direct connection carries no field for them. */
 const proxyOf = new WeakMap<object, ProxyInfo>();
 
-export class Connection<T = unknown> implements MessageSink, TransportSink {
+export class Connection<T = unknown> implements MessageSink, TransportSink, ShapedConnection {
   /** A slot for the application's per-connection state. */
   userData: T | undefined = undefined;
   /**
@@ -69,9 +74,9 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    * loop's ActivityClock, so rounded up by up to 1.5 clock resolutions (see ActivityClock).
    */
   lastActiveAt = 0;
-  /** Peer IP address, captured at accept time so it survives the close. */
+  /** The client's IP address (the socket's peer unless the server was told otherwise), kept after the close. */
   readonly remoteAddress: string;
-  /** Peer port, captured at accept time. */
+  /** The client's port. */
   readonly remotePort: number;
 
   private stateValue: ConnectionState = 'open';
@@ -84,11 +89,14 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
   private readonly decoder: Decoder;
   /** Write callback; only servers that listen for send-complete get one (it costs a closure). */
   private readonly afterWrite: (() => void) | undefined;
+  /** Between the decoder and this connection when messages per second are capped; else null. */
+  private readonly shaper: MessageShaper | null;
 
   /**
    * @param id unique within the server
    * @param rawSocket the accepted socket, of the host's transport; the connection takes it over
    * @param host the loop that owns the connection
+   * @param peer the client's address and port; default: the socket's peer
    */
   constructor(
     readonly id: number,
@@ -101,7 +109,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     readonly rawSocket: unknown,
     private readonly host: ConnectionHost<T>,
     /** Who the client is when the PROXY stage said so; else the socket's peer. */
-    peer?: AcceptedPeer,
+    peer?: { readonly address: string; readonly port: number; readonly proxy?: ProxyInfo | null },
   ) {
     const transport = host.transport;
     if (peer === undefined) {
@@ -110,10 +118,12 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     } else {
       this.remoteAddress = peer.address;
       this.remotePort = peer.port;
-      if (peer.proxy !== null) proxyOf.set(this, peer.proxy);
+      if (peer.proxy !== undefined && peer.proxy !== null) proxyOf.set(this, peer.proxy);
     }
     this.lastActiveAt = host.clock.now;
     this.decoder = host.codec.createDecoder();
+    const perSecond = host.options.maxMessagesPerSecond ?? 0;
+    this.shaper = perSecond > 0 ? new MessageShaper(this, perSecond) : null;
     // Only servers that listen for send-complete pay for a per-connection flush callback.
     this.afterWrite = host.callbacks.onSendComplete === undefined ? undefined : () => this.checkSendComplete();
     transport.attach(rawSocket, this);
@@ -156,9 +166,12 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     return (this.output === null ? 0 : this.output.length) + (this.spill === null ? 0 : this.spill.length) + this.host.transport.queuedBytes(this.rawSocket);
   }
 
-  /** Bytes the decoder holds waiting for the rest of a message. */
+  /**
+   * Bytes read and not yet delivered: what the decoder holds waiting for the rest of a message,
+   * and messages waiting for their turn under `maxMessagesPerSecond`.
+   */
   get pendingInputBytes(): number {
-    return this.decoder.bufferedBytes;
+    return this.decoder.bufferedBytes + (this.shaper === null ? 0 : this.shaper.bufferedBytes);
   }
 
   /** True while reading is paused because the peer is not keeping up with our output. */
@@ -171,7 +184,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
    * A draining server closes a connection once it stays quiescent across a read.
    */
   get isQuiescent(): boolean {
-    return this.stateValue === 'open' && this.inFlight === 0 && this.decoder.bufferedBytes === 0 && this.pendingOutputBytes === 0;
+    return this.stateValue === 'open' && this.inFlight === 0 && this.pendingInputBytes === 0 && this.pendingOutputBytes === 0;
   }
 
   /**
@@ -308,7 +321,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.host.stats.bytesIn += chunk.length;
     this.flags |= DISPATCHING;
     try {
-      this.decoder.decode(chunk, this);
+      this.decoder.decode(chunk, this.shaper ?? this);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     }
@@ -331,8 +344,41 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.flush();
     if ((this.flags & READ_PAUSED) !== 0 && this.pendingOutputBytes <= this.host.options.lowWaterMark && this.stateValue === 'open') {
       this.flags &= ~READ_PAUSED;
-      this.host.transport.resume(this.rawSocket);
+      if ((this.flags & READ_THROTTLED) === 0) this.host.transport.resume(this.rawSocket);
     }
+  }
+
+  /** @internal ShapedConnection: over the message budget, messages wait: stop reading, and stay open for them. */
+  throttle(): void {
+    if ((this.flags & READ_THROTTLED) !== 0) return;
+    this.flags |= READ_THROTTLED;
+    this.host.stats.messageRatePauses++;
+    if ((this.flags & READ_PAUSED) === 0) this.host.transport.pause(this.rawSocket);
+    // Held messages are work in flight: a peer that half-closes meanwhile still gets them handled.
+    this.retain();
+  }
+
+  /** @internal ShapedConnection: the budget has refilled: deliver as a read would. */
+  deliverHeld(): void {
+    if (this.stateValue !== 'open' || this.shaper === null) return;
+    // Handling held messages is activity, however long ago they were read.
+    this.lastActiveAt = this.host.clock.refresh();
+    this.flags |= DISPATCHING;
+    try {
+      this.shaper.release();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.flags &= ~DISPATCHING;
+    this.flush();
+  }
+
+  /** @internal ShapedConnection: every held message is delivered: read again. */
+  unthrottle(): void {
+    if ((this.flags & READ_THROTTLED) === 0) return;
+    this.flags &= ~READ_THROTTLED;
+    if ((this.flags & READ_PAUSED) === 0 && this.stateValue === 'open') this.host.transport.resume(this.rawSocket);
+    this.release();
   }
 
   /** @internal TransportSink */
@@ -347,6 +393,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink {
     this.stateValue = 'closed';
     this.output = null;
     this.spill = null;
+    this.shaper?.stop();
     const reason = this.closeReason ?? (hadError ? 'error' : 'peer-closed');
     this.closeReason = reason;
     this.host.connectionClosed(this, reason);

@@ -39,7 +39,7 @@ export interface MetricsSource {
 /** Every handshake failure reason, so each series exists (at 0) before the first failure. */
 const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailure['reason'][] = ['plaintext', 'timeout', 'no-shared-cipher', 'bad-certificate', 'closed', 'protocol'];
 
-type CounterKey = 'accepted' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses';
+type CounterKey = 'accepted' | 'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'idleClosed' | 'backpressurePauses' | 'messageRatePauses';
 
 const COUNTERS: [CounterKey, string, string][] = [
   ['accepted', 'reactor_connections_accepted_total', 'Connections accepted'],
@@ -49,10 +49,11 @@ const COUNTERS: [CounterKey, string, string][] = [
   ['bytesOut', 'reactor_bytes_sent_total', 'Bytes written to sockets'],
   ['idleClosed', 'reactor_idle_closed_total', 'Connections closed by the idle timeout'],
   ['backpressurePauses', 'reactor_backpressure_pauses_total', 'Times reading paused because a peer did not read its replies'],
+  ['messageRatePauses', 'reactor_message_rate_pauses_total', 'Times reading paused because a connection reached its messages per second'],
 ];
 
 /** Every reason, so each series exists (at 0) before the first refusal. */
-const REJECT_REASONS: readonly RejectReason[] = ['max-connections', 'fd-limit', 'proxy-untrusted', 'proxy-invalid'];
+const REJECT_REASONS: readonly RejectReason[] = ['max-connections', 'fd-limit', 'deny', 'allow', 'per-ip', 'rate', 'proxy-untrusted', 'proxy-invalid'];
 
 /**
  * A Prometheus registry over a MetricsSource: per-reactor connections, counters, errors by
@@ -92,7 +93,7 @@ export function createRegistry(source: MetricsSource): Registry {
   }
   new Counter({
     name: 'reactor_connections_rejected_total',
-    help: 'Connections refused at accept, by reason: max-connections (the limit), fd-limit (out of file descriptors), proxy-untrusted, proxy-invalid (PROXY protocol)',
+    help: 'Connections refused at accept, by reason: max-connections (the limit), fd-limit (out of file descriptors), deny, allow (address lists), per-ip (open connections per address), rate (new connections per second per address), proxy-untrusted, proxy-invalid (PROXY protocol)',
     labelNames: ['reactor', 'reason'],
     registers: [registry],
     async collect() {

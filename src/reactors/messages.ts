@@ -3,6 +3,14 @@ import type { TlsMaterial } from '../transport/node-tls.js';
 import type { CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
+import type { AddressTableState } from '../admission/address-table.js';
+import type { AdmissionAnswers, AdmissionOps } from '../admission/remote-limiter.js';
+
+/**
+ * Where a reactor's per-address limits live: a table in memory shared by every reactor thread,
+ * or (processes share no memory) the supervisor, asked per new connection.
+ */
+export type AdmissionLink = { kind: 'shared'; table: AddressTableState } | { kind: 'supervisor'; countsConnections: boolean };
 
 /** What a sub-reactor is told to run. Everything in it survives structured cloning. */
 export interface SubReactorConfig {
@@ -16,6 +24,8 @@ export interface SubReactorConfig {
   app: string | null;
   appExport: string;
   logLevel: LogLevel;
+  /** The group's per-address limits; null when none is set. */
+  admission: AdmissionLink | null;
   /** Codecs travel by name: a Codec object cannot cross threads. */
   options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'transport'> & { codec?: CodecName };
 }
@@ -27,6 +37,8 @@ export type ToReactor =
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
   | { t: 'reloadTls'; tls: TlsMaterial }
+  /** The answers to an `admission` batch's questions (processes mode). */
+  | { t: 'admitted'; answers: AdmissionAnswers }
   | { t: 'stop'; drainTimeout: number | undefined };
 
 /** Sub-reactor to supervisor. */
@@ -39,4 +51,9 @@ export type FromReactor =
   | { t: 'fatal'; name: string; message: string; stack: string | undefined }
   | { t: 'broadcast'; payload: Uint8Array | string }
   | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
+  /**
+   * Questions (may a new connection from this address be served?) and releases (an admitted
+   * connection closed), in order (processes mode: the supervisor keeps the per-address limits).
+   */
+  | { t: 'admission'; ops: AdmissionOps }
   | { t: 'stopped' };

@@ -14,6 +14,10 @@ import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorSer
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
 import { createTlsContext, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import { spawnProcess, spawnThread, type ReactorLink } from './reactor-link.js';
+import { AddressTable } from '../admission/address-table.js';
+import { addressLimitsOf } from '../admission/admission-control.js';
+import { applyAdmissionOps } from '../admission/remote-limiter.js';
+import type { AddressTracking } from '../server/net-server.js';
 
 /** How sub-reactors run: worker threads with their own listeners, or cluster processes. */
 export type ReactorMode = 'threads' | 'processes';
@@ -226,6 +230,8 @@ export class ReactorGroup {
   /** The stop every reactor is told, once stop() was called (also to reactors that greet us later). */
   private stopRequest: (ToReactor & { t: 'stop' }) | null = null;
   private readonly backoff: RestartBackoff;
+  /** The per-address limits of every reactor together, when set: shared memory (threads) or kept here (processes). */
+  private readonly addressTable: AddressTable | null;
 
   /**
    * Checks the options (see `resolveGroupOptions`); starts nothing until `start()`.
@@ -235,11 +241,17 @@ export class ReactorGroup {
     ({ size: this.size, mode: this.mode, backoff: this.backoff } = resolveGroupOptions(options));
     const { workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, ...serverOptions } = options;
     const taskModule = serverOptions.taskModule === undefined ? undefined : moduleUrl(serverOptions.taskModule);
+    const limits = addressLimitsOf({
+      ...DEFAULT_OPTIONS,
+      ...Object.fromEntries(Object.entries(serverOptions).filter(([, value]) => value !== undefined)),
+    });
+    this.addressTable = limits === null ? null : AddressTable.create(serverOptions.maxTrackedAddresses ?? DEFAULT_OPTIONS.maxTrackedAddresses, this.size, limits);
     this.config = {
       count: this.size,
       app: app === undefined ? null : moduleUrl(app),
       appExport,
       logLevel,
+      admission: this.admissionLink(),
       options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads' },
     };
   }
@@ -292,6 +304,16 @@ export class ReactorGroup {
   /** The sub-reactors, in slot order. */
   get reactors(): ReactorInfo[] {
     return this.slots.map((slot) => this.info(slot));
+  }
+
+  /**
+   * How full the table of per-address limits shared by every reactor is; null without
+   * per-address limits.
+   */
+  get addressTracking(): AddressTracking | null {
+    const table = this.addressTable;
+    if (table === null) return null;
+    return { tracked: table.size, capacity: table.capacity, evictions: table.evictions, refusedForRoom: table.refusedForRoom };
   }
 
   /** Each slot's health, in slot order: whether it serves, and why it does not. */
@@ -347,6 +369,17 @@ export class ReactorGroup {
     slot.link.terminate();
     await replaced;
     return this.info(slot);
+  }
+
+  /**
+   * How reactors reach the per-address limits. Threads share the table's memory: each admits
+   * by itself, with no message. Processes cannot: each new connection is a question to this
+   * supervisor, which keeps the table (see `onReactorMessage`).
+   */
+  private admissionLink(): SubReactorConfig['admission'] {
+    const table = this.addressTable;
+    if (table === null) return null;
+    return this.mode === 'threads' ? { kind: 'shared', table: table.state } : { kind: 'supervisor', countsConnections: table.countsConnections };
   }
 
   private info(slot: Slot): ReactorInfo {
@@ -425,6 +458,12 @@ export class ReactorGroup {
       case 'stats':
         this.statsRequests.get(message.requestId)?.(message.stats, message.eventLoopLagSeconds);
         break;
+      case 'admission': {
+        if (this.addressTable === null) break;
+        const answers = applyAdmissionOps(this.addressTable, slot.index, message.ops);
+        if (answers.length > 0) link.send({ t: 'admitted', answers });
+        break;
+      }
       case 'stopped':
         break;
     }
@@ -433,6 +472,8 @@ export class ReactorGroup {
   private onReactorExit(slot: Slot, link: ReactorLink, code: number | null, fatal: Error | undefined): void {
     if (slot.link !== link) return;
     slot.ready = false;
+    // Whatever it still held open is gone with it; its replacement starts from nothing.
+    this.addressTable?.releaseReactor(slot.index);
     const error = fatal ?? slot.startError;
     slot.startError = undefined;
     if (this.state !== 'running') {

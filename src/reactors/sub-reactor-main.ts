@@ -10,6 +10,9 @@ import { loadApplication } from './app-loader.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter } from '../ops/metrics.js';
+import { AddressTable } from '../admission/address-table.js';
+import { tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
+import { RemoteLimiter } from '../admission/remote-limiter.js';
 
 interface Channel {
   send(message: FromReactor): void;
@@ -47,6 +50,17 @@ const lag = eventLoopLagMeter();
 /** The start in progress or done; a stop waits for it, so a reactor told to stop while starting never serves. */
 let starting: Promise<void> | null = null;
 let stopRequested = false;
+/** The supervisor's per-address limits (processes mode), waiting for its answers. */
+let remoteLimiter: RemoteLimiter | null = null;
+
+/** This reactor's view of the group's per-address limits. */
+function limiterOf(config: SubReactorConfig): AddressLimiter | undefined {
+  const admission = config.admission;
+  if (admission === null) return undefined;
+  if (admission.kind === 'shared') return tableLimiter(AddressTable.attach(admission.table), config.index);
+  remoteLimiter = new RemoteLimiter((ops) => channel.send({ t: 'admission', ops }), admission.countsConnections);
+  return remoteLimiter;
+}
 
 async function start(config: SubReactorConfig): Promise<void> {
   try {
@@ -56,7 +70,7 @@ async function start(config: SubReactorConfig): Promise<void> {
     const loaded = await loadApplication(config.app, { ...config.options, idStart, idStep: config.count }, config.appExport);
     if (stopRequested) return;
     app = loaded;
-    app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }) });
+    app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }), limiter: limiterOf(config) });
     if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
     const address = await app.start();
     if (!stopRequested) channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
@@ -96,6 +110,9 @@ channel.onMessage((message) => {
       break;
     case 'stop':
       void stop(message.drainTimeout);
+      break;
+    case 'admitted':
+      remoteLimiter?.answered(message.answers);
       break;
     case 'reloadTls':
       // Checked by the supervisor first; a failure here would leave the old material in use.

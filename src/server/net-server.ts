@@ -4,7 +4,7 @@ import type { LoopStats } from '../core/loop-stats.js';
 import { emptyTlsStats, recordHandshake, type TlsStats } from '../core/tls-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
 import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
-import type { AcceptedPeer, ProxyGateOptions } from '../transport/proxy-gate.js';
+import type { AcceptedPeer, ProxyGateOptions, ProxyInfo } from '../transport/proxy-gate.js';
 import { CidrList } from '../net/cidr-list.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
@@ -15,6 +15,8 @@ import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../c
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
+import { AdmissionControl, addressLimitsOf, tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
+import { AddressTable } from '../admission/address-table.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
@@ -124,6 +126,31 @@ export function resolveNetServerOptions<T>(options: NetServerOptions<T>): Server
 export interface GroupLink {
   /** Delivers `payload` to every connection on the other reactors. */
   broadcast(payload: Uint8Array | string): void;
+  /**
+   * The group's per-address limits, which count every reactor's connections; without it (or
+   * outside a group) a server with per-address limits keeps a table of its own.
+   */
+  limiter?: AddressLimiter;
+}
+
+/** A client's address and port, as admission control and the connection see them. */
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+  /** The proxy in front, when a PROXY header named the client. */
+  readonly proxy?: ProxyInfo | null;
+}
+
+/** How full the address table of a server's per-address limits is (see `NetServer.addressTracking`). */
+export interface AddressTracking {
+  /** Addresses in the table now (idle ones stay until their slot is needed). */
+  tracked: number;
+  /** The most it holds: `maxTrackedAddresses` rounded up to a power of two. */
+  capacity: number;
+  /** Idle addresses dropped before they expired, to make room for new ones. */
+  evictions: number;
+  /** New addresses refused (reason `rate`) because every slot they could take had open connections. */
+  refusedForRoom: number;
 }
 
 /** Watches a server's connections come and go (logging, metrics). All methods optional. */
@@ -191,6 +218,14 @@ export class NetServer<T = unknown> {
   /** Connections refused for want of descriptors since the last report, and when that was. */
   private descriptorRefusals = 0;
   private descriptorReportAt = -Infinity;
+  /** Admission control, settled at start (a group's limiter is attached before it); null when no option asks for it. */
+  private admission: AdmissionControl | null = null;
+  /** Whether each admitted connection is released to admission control when it closes. */
+  private releaseOnClose = false;
+  /** The table of this server's per-address limits, when it keeps its own. */
+  private addressTable: AddressTable | null = null;
+  /** Accepted sockets whose admission answer is still on its way (a processes group asks its supervisor). */
+  private readonly awaitingAdmission = new Set<unknown>();
 
   /**
    * @throws InvalidOptionError for a bad option (UnknownOptionError for a key that is none),
@@ -234,6 +269,16 @@ export class NetServer<T = unknown> {
 
   /** This loop's counters (the dispatcher's, held here too: connections update them per message). */
   readonly stats: Readonly<LoopStats>;
+
+  /**
+   * How full this server's table of per-address limits is; null without per-address limits,
+   * and in a ReactorGroup, whose reactors share one table.
+   */
+  get addressTracking(): AddressTracking | null {
+    const table = this.addressTable;
+    if (table === null) return null;
+    return { tracked: table.size, capacity: table.capacity, evictions: table.evictions, refusedForRoom: table.refusedForRoom };
+  }
 
   /** Accept errors seen by the listener (EMFILE and the like) since start. */
   get listenerErrors(): number {
@@ -330,6 +375,7 @@ export class NetServer<T = unknown> {
 
   private connectionClosed(conn: Connection<T>, reason: CloseReason): void {
     this.dispatcher.unregister(conn as Connection<unknown>);
+    if (this.releaseOnClose) this.admission!.released(conn.remoteAddress);
     for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
     // The connection is already closed: a failure is surfaced without taking the server down.
@@ -384,6 +430,44 @@ export class NetServer<T = unknown> {
       this.reject(socket, 'max-connections', peer);
       return;
     }
+    this.admit(socket, peer ?? { address: this.driver.remoteAddress(socket), port: this.driver.remotePort(socket), proxy: null });
+  }
+
+  /**
+   * Admission control, then the connection. The one place admission learns the client's
+   * address: the one a trusted proxy's PROXY header names, else the socket's peer.
+   */
+  private admit(socket: unknown, peer: Peer): void {
+    const admission = this.admission;
+    if (admission === null) {
+      this.open(socket, peer);
+      return;
+    }
+    const verdict = admission.admit(peer.address);
+    if (verdict === null) this.open(socket, peer);
+    else if (typeof verdict === 'string') this.reject(socket, verdict, peer);
+    else this.awaitAdmission(socket, peer, verdict);
+  }
+
+  /** The answer comes later (from a processes group's supervisor): the socket waits, unread. */
+  private awaitAdmission(socket: unknown, peer: Peer, verdict: Promise<RejectReason | null>): void {
+    this.driver.hold?.(socket);
+    this.awaitingAdmission.add(socket);
+    void verdict.then((refusal) => {
+      this.awaitingAdmission.delete(socket);
+      if (refusal !== null) {
+        this.reject(socket, refusal, peer);
+      } else if (this.lifecycle !== 'running' || this.driver.isClosed(socket)) {
+        // Gone while we asked (the peer reset, or we are stopping): give the place back.
+        this.admission?.released(peer.address);
+        this.driver.close(socket);
+      } else {
+        this.open(socket, peer);
+      }
+    });
+  }
+
+  private open(socket: unknown, peer: Peer): void {
     const conn = new Connection<T>(this.nextConnectionId, socket, this.host, peer);
     this.nextConnectionId += this.idStep;
     this.dispatcher.register(conn as Connection<unknown>);
@@ -407,7 +491,7 @@ export class NetServer<T = unknown> {
     for (const observer of this.observers) observer.handshakeFailed?.(failure);
   }
 
-  private reject(socket: unknown, reason: RejectReason, peer?: AcceptedPeer): void {
+  private reject(socket: unknown, reason: RejectReason, peer?: Peer): void {
     const who = peer ?? { address: this.driver.remoteAddress(socket), port: this.driver.remotePort(socket) };
     // RST at once: the peer learns now, no TIME_WAIT is left on our side, and the descriptor is free again.
     this.driver.reset(socket);
@@ -440,8 +524,23 @@ export class NetServer<T = unknown> {
     this.callbacks.onListenerError?.(error);
   }
 
+  /** Settles admission control: the group's limiter if one was attached, else a table of this server's own. */
+  private setUpAdmission(): void {
+    const options = this.options;
+    const limits = addressLimitsOf(options);
+    let limiter = this.group?.limiter ?? null;
+    if (limiter === null && limits !== null) {
+      this.addressTable = AddressTable.create(options.maxTrackedAddresses, 1, limits);
+      limiter = tableLimiter(this.addressTable, 0);
+    }
+    if (limiter === null && !AdmissionControl.wanted(options)) return;
+    this.admission = new AdmissionControl(options, limiter);
+    this.releaseOnClose = this.admission.countsConnections;
+  }
+
   private async listenAndServe(): Promise<AddressInfo> {
     try {
+      this.setUpAdmission();
       const address = await this.listener.listen();
       // stop() may have been called while the listen was in flight: it will close the listener.
       if (this.lifecycle === 'starting') {
@@ -459,6 +558,8 @@ export class NetServer<T = unknown> {
     this.lifecycle = 'stopping';
     if (this.starting !== null) await this.starting.catch(() => undefined);
     const listenerClosed = this.listener.close();
+    // Their answers find the server stopping and give their places back.
+    for (const socket of this.awaitingAdmission) this.driver.close(socket);
     if (drainTimeout > 0 && this.dispatcher.connectionCount > 0) await this.drain(drainTimeout);
     this.dispatcher.stop();
     for (const conn of this.dispatcher.connections()) conn.close('server-stop');

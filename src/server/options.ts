@@ -6,6 +6,7 @@ import { SeedCodec } from '../net/seed-codec.js';
 import { CidrList } from '../net/cidr-list.js';
 import { checkMaxHeaderBytes } from '../proxy/proxy-header-parser.js';
 import { DEFAULT_MAX_PROXY_HEADER_BYTES } from '../proxy/proxy-header.js';
+import { MAX_CAPACITY, MAX_CONNECTIONS_PER_IP } from '../admission/address-table.js';
 import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireName, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 /** The built-in wire formats, by name. */
@@ -68,6 +69,30 @@ export interface ServerOptions {
   proxyHeaderTimeout: number;
   /** The longest PROXY version 2 header accepted, TLVs included. Default 16384 (HAProxy's buffer). */
   maxProxyHeaderBytes: number;
+  /**
+   * Only clients in these IPv4/IPv6 ranges may connect (a comma-separated string or an array;
+   * see CidrList). Default empty: everyone.
+   */
+  allow: string | readonly string[];
+  /** Clients in these ranges are refused, even when `allow` has them. Default empty. */
+  deny: string | readonly string[];
+  /** Open connections per client address, across every reactor of the server. Default 0: no limit. */
+  maxConnectionsPerIp: number;
+  /**
+   * New connections per second per client address, across every reactor: a token bucket that
+   * holds this many and refills this many a second. Default 0: no limit.
+   */
+  connectRatePerIp: number;
+  /**
+   * Client addresses the per-address limits keep track of at once, rounded up to a power of two
+   * (about 40 bytes each, allocated when a per-address limit is set). Default 65536.
+   */
+  maxTrackedAddresses: number;
+  /**
+   * Messages per second each connection delivers to the application; past it, reading pauses
+   * until the budget refills (nothing is dropped). Default 0: no limit.
+   */
+  maxMessagesPerSecond: number;
 }
 
 export type ProxyProtocolMode = 'off' | 'required' | 'optional';
@@ -96,7 +121,18 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   trustedProxies: [] as readonly string[],
   proxyHeaderTimeout: 5,
   maxProxyHeaderBytes: DEFAULT_MAX_PROXY_HEADER_BYTES,
+  allow: Object.freeze([]) as readonly string[],
+  deny: Object.freeze([]) as readonly string[],
+  maxConnectionsPerIp: 0,
+  connectRatePerIp: 0,
+  maxTrackedAddresses: 65536,
+  maxMessagesPerSecond: 0,
 });
+
+/** The highest `connectRatePerIp`: a million new connections a second from one address is no limit. */
+const MAX_CONNECT_RATE = 1_000_000;
+/** The highest `maxMessagesPerSecond`. */
+const MAX_MESSAGE_RATE = 1_000_000_000;
 
 /** The name of every server option. */
 export const SERVER_OPTION_NAMES: readonly (keyof ServerOptions)[] = Object.keys(DEFAULT_OPTIONS) as (keyof ServerOptions)[];
@@ -139,6 +175,12 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   }
   requireSeconds('proxyHeaderTimeout', resolved.proxyHeaderTimeout, false);
   checkMaxHeaderBytes(resolved.maxProxyHeaderBytes, 'maxProxyHeaderBytes');
+  CidrList.parse(resolved.allow, 'allow');
+  CidrList.parse(resolved.deny, 'deny');
+  requireInteger('maxConnectionsPerIp', resolved.maxConnectionsPerIp, 0, MAX_CONNECTIONS_PER_IP);
+  requireInteger('connectRatePerIp', resolved.connectRatePerIp, 0, MAX_CONNECT_RATE);
+  requireInteger('maxTrackedAddresses', resolved.maxTrackedAddresses, 1, MAX_CAPACITY);
+  requireInteger('maxMessagesPerSecond', resolved.maxMessagesPerSecond, 0, MAX_MESSAGE_RATE);
   return resolved;
 }
 

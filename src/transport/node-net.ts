@@ -35,6 +35,9 @@ function onClose(this: Socket, hadError: boolean): void {
   sinkOf(this).handleClosed(hadError);
 }
 
+/** A held socket's error: the socket closes by itself, and whoever decides on it sees that. */
+function ignoreError(): void {}
+
 function onFinish(this: Socket): void {
   // Everything we wrote has reached the kernel and our FIN is queued: release the socket.
   this.destroy();
@@ -48,6 +51,10 @@ export const nodeNetDriver: TransportDriver<Socket> = {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
+  },
+  hold(socket) {
+    // Unread bytes wait in the socket's readable buffer (no 'data' listener yet): none is lost.
+    socket.on('error', ignoreError);
   },
   write(socket, chunk, onFlushed) {
     // node:net buffers what the kernel does not take at once: it always takes everything.

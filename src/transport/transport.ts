@@ -29,8 +29,15 @@ export interface TransportSink {
 
 /** Drives handles of one kind. Stateless: every connection of a server shares one driver. */
 export interface TransportDriver<H = unknown> {
-  /** Starts delivering `handle`'s events to `sink`; called once, right after accept. */
+  /** Starts delivering `handle`'s events to `sink`; called once, after accept (and admission). */
   attach(handle: H, sink: TransportSink): void;
+  /**
+   * Keeps an accepted handle that is not attached yet (its admission is being decided
+   * elsewhere) from failing loudly: an error meanwhile just closes it (`isClosed` says so), and
+   * bytes that arrive wait for `attach`. Optional: a transport whose handles raise no events
+   * before `attach` needs none.
+   */
+  hold?(handle: H): void;
   /**
    * Hands `chunk` to the transport. Returns how many bytes it took: all of them for a
    * transport with a write buffer of its own, possibly fewer for one without (the caller

@@ -18,7 +18,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   pool: ['core'],
   proxy: ['core'],
   net: ['core', 'transport', 'callbacks'],
-  server: ['core', 'transport', 'net', 'pool', 'proxy', 'callbacks'],
+  admission: ['core', 'net'],
+  server: ['core', 'transport', 'net', 'pool', 'proxy', 'admission', 'callbacks'],
 };
 
 /** The folder (or root file, without extension) under src/ that a relative import lands in. */

@@ -60,6 +60,11 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     assert.equal(options.maxPendingOutput, 16 * 1024 * 1024);
     assert.equal(options.maxConnections, 0);
     assert.equal(options.drainTimeout, 10);
+    assert.deepEqual([options.allow, options.deny], [[], []]);
+    assert.equal(options.maxConnectionsPerIp, 0);
+    assert.equal(options.connectRatePerIp, 0);
+    assert.equal(options.maxTrackedAddresses, 65536);
+    assert.equal(options.maxMessagesPerSecond, 0);
     assert.ok(createCodec(options) instanceof SeedCodec);
   });
 
@@ -123,6 +128,17 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     ['keepAlive', { keepAlive: 1 as unknown as boolean }],
     ['reusePort', { reusePort: 'yes' as unknown as boolean }],
     ['codec', { codec: {} as unknown as 'seed' }],
+    ['allow', { allow: '10.0.0.1/8' }],
+    ['allow', { allow: 42 as unknown as string }],
+    ['deny', { deny: ['127.0.0.1', 'localhost'] }],
+    ['maxConnectionsPerIp', { maxConnectionsPerIp: -1 }],
+    ['maxConnectionsPerIp', { maxConnectionsPerIp: 65536 }],
+    ['connectRatePerIp', { connectRatePerIp: 0.5 }],
+    ['connectRatePerIp', { connectRatePerIp: -1 }],
+    ['maxTrackedAddresses', { maxTrackedAddresses: 0 }],
+    ['maxTrackedAddresses', { maxTrackedAddresses: 2 ** 22 + 1 }],
+    ['maxMessagesPerSecond', { maxMessagesPerSecond: -1 }],
+    ['maxMessagesPerSecond', { maxMessagesPerSecond: '10' as unknown as number }],
   ];
   for (const [option, options] of bad) {
     const shown = JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
