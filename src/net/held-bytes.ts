@@ -6,17 +6,26 @@ import { ByteBuffer } from '../core/byte-buffer.js';
  */
 export class HeldBytes {
   private buffer: ByteBuffer | null = null;
+  /** What the decoder said one unfinished message can hold at most (see {@link keep}). */
+  private cap = 0;
 
   /** Bytes held back. */
   get length(): number {
     return this.buffer === null ? 0 : this.buffer.length;
   }
 
+  /** Memory set aside for them: the held bytes and the room for the rest (what the input budget counts). */
+  get retained(): number {
+    return this.buffer === null ? 0 : this.buffer.capacity;
+  }
+
   /** The bytes to decode now: `chunk` itself, or the held bytes with `chunk` appended. */
   join(chunk: Buffer): Buffer {
-    if (this.buffer === null) return chunk;
-    this.buffer.append(chunk);
-    return this.buffer.peek();
+    const held = this.buffer;
+    if (held === null) return chunk;
+    if (held.writableBytes < chunk.length) this.grow(held, chunk.length);
+    (this.buffer as ByteBuffer).append(chunk);
+    return (this.buffer as ByteBuffer).peek();
   }
 
   /**
@@ -26,6 +35,7 @@ export class HeldBytes {
    */
   keep(data: Buffer, from: number, slack: number, cap: number): void {
     const rest = data.length - from;
+    this.cap = cap;
     if (rest === 0) {
       this.buffer = null;
     } else if (this.buffer === null || from > 0) {
@@ -39,5 +49,18 @@ export class HeldBytes {
   /** Drops what is held (the stream failed). */
   clear(): void {
     this.buffer = null;
+  }
+
+  /**
+   * Doubles the room, as ByteBuffer would, but never past `cap` unless this one chunk needs
+   * more: a message still incomplete then fits in `cap` (the decoder's largest message and its
+   * header), so a stalled peer holds at most that, not up to twice it. A chunk that goes past
+   * `cap` completes a message, and {@link keep} replaces the buffer right after.
+   */
+  private grow(held: ByteBuffer, more: number): void {
+    const needed = held.length + more;
+    const grown = new ByteBuffer(Math.min(Math.max(2 * held.capacity, needed), Math.max(this.cap, needed)), 0);
+    grown.append(held.peek());
+    this.buffer = grown;
   }
 }

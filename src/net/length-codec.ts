@@ -42,6 +42,10 @@ class LengthDecoder implements Decoder {
     return this.held.length;
   }
 
+  get retainedBytes(): number {
+    return this.held.retained;
+  }
+
   decode(chunk: Buffer, sink: MessageSink): void {
     const data = this.held.join(chunk);
     let at = 0;

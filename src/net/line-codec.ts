@@ -43,6 +43,10 @@ class LineDecoder implements Decoder {
     return this.held.length;
   }
 
+  get retainedBytes(): number {
+    return this.held.retained;
+  }
+
   decode(chunk: Buffer, sink: MessageSink): void {
     // The held bytes hold no newline (or they would have been delivered): search only the new ones.
     const scanFrom = this.held.length;
