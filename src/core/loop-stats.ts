@@ -16,6 +16,11 @@ export interface LoopStats {
   errors: number;
   /** Times a connection stopped being read because its peer did not read our output. */
   backpressurePauses: number;
+  /**
+   * Bytes set aside right now for messages begun and not yet complete, all connections
+   * together (a gauge, bounded by `maxBufferedInput`; see InputBudget).
+   */
+  bufferedInput: number;
   /** Connections closed at accept (over `maxConnections`, or out of file descriptors). */
   rejected: number;
   /** `rejected`, by reason (`max-connections`, `fd-limit`). */
@@ -37,5 +42,5 @@ export function addStats(total: LoopStats, stats: LoopStats): void {
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, bufferedInput: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
 }
