@@ -48,6 +48,7 @@ export {
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,
+  InputBudgetExceededError,
   DescriptorLimitError,
   RequestTimeoutError,
   ConnectionClosedError,

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LengthCodec, LineCodec } from '../../src/index.js';
+import { LengthCodec, LineCodec, type Decoder } from '../../src/index.js';
 import { emptyStats } from '../../src/core/loop-stats.js';
 import { InputBudget, type InputClaim } from '../../src/net/input-budget.js';
 
@@ -112,32 +112,37 @@ describe('InputBudget', () => {
 
 describe('what decoders retain for a message arriving in pieces', () => {
   const MAX = 1024 * 1024;
-
-  for (const [name, make, framing, cap] of [
+  const cases = [
     ['length', () => new LengthCodec(MAX).createDecoder(), (n: number) => Buffer.concat([Buffer.from([n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24]), Buffer.alloc(n, 0x61)]), MAX + 4],
     ['line', () => new LineCodec(MAX).createDecoder(), (n: number) => Buffer.concat([Buffer.alloc(n, 0x61), Buffer.from('\n')]), MAX + 2],
-  ] as const) {
-    it(`${name}: at least what is held and never more than one message and its framing, in 64 KiB reads (no doubling past it)`, () => {
-      // 600 KiB: doubling from 64 KiB would reach 1 MiB + 64 KiB; sizes near the limit show the cap.
+  ] as const;
+
+  /** Feeds all but the last byte of `wire` in `size`-byte reads (checking what is retained after each), then the last. */
+  function stall(make: () => Decoder, messageLength: number, wire: Buffer, size: number, check: (retained: number, held: number) => void): void {
+    const decoder = make();
+    const delivered: number[] = [];
+    const sink = { deliver: (m: Buffer) => void delivered.push(m.length), fail: (e: Error) => assert.fail(e) };
+    for (let at = 0; at < wire.length - 1; at += size) {
+      decoder.decode(Buffer.from(wire.subarray(at, Math.min(at + size, wire.length - 1))), sink);
+      check(decoder.retainedBytes ?? -1, decoder.bufferedBytes);
+    }
+    assert.equal(decoder.bufferedBytes, wire.length - 1);
+    decoder.decode(Buffer.from(wire.subarray(wire.length - 1)), sink);
+    assert.deepEqual(delivered, [messageLength]);
+    assert.equal(decoder.retainedBytes, 0);
+  }
+
+  for (const [name, make, framing, cap] of cases) {
+    it(`${name}: in 64 KiB reads, what is held (the chunks as they came) and at most a small piece's room more`, () => {
       for (const size of [600 * 1024, MAX - 1, MAX]) {
-        const decoder = make();
-        const wire = framing(size);
-        const delivered: number[] = [];
-        const sink = { deliver: (m: Buffer) => void delivered.push(m.length), fail: (e: Error) => assert.fail(e) };
-        let peak = 0;
-        // All but the last byte, as a stalled peer sends it.
-        for (let at = 0; at < wire.length - 1; at += 64 * 1024) {
-          decoder.decode(Buffer.from(wire.subarray(at, Math.min(at + 64 * 1024, wire.length - 1))), sink);
-          const retained = decoder.retainedBytes ?? -1;
-          assert.ok(retained >= decoder.bufferedBytes, `${size}: retains ${retained} for ${decoder.bufferedBytes} held`);
-          peak = Math.max(peak, retained);
-        }
-        assert.equal(decoder.bufferedBytes, wire.length - 1);
-        assert.ok(peak <= cap, `${size}: retained up to ${peak} bytes, over ${cap}`);
-        decoder.decode(Buffer.from(wire.subarray(wire.length - 1)), sink);
-        assert.deepEqual(delivered, [size]);
-        assert.equal(decoder.retainedBytes, 0);
+        stall(make, size, framing(size), 64 * 1024, (retained, held) => assert.ok(retained >= held && retained <= held + 64 && retained <= cap, `${size}: retains ${retained} for ${held} held`));
       }
+    });
+
+    it(`${name}: a byte at a time, at least what is held, at most 64 KiB more, never more than one message and its framing`, () => {
+      stall(make, 200_000, framing(200_000), 1, (retained, held) => {
+        assert.ok(retained >= held && retained <= held + 64 * 1024 && retained <= cap, `retains ${retained} for ${held} held`);
+      });
     });
   }
 });
