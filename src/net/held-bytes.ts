@@ -47,15 +47,21 @@ export class HeldBytes {
   hold(chunk: Buffer, from = 0): void {
     const n = chunk.length - from;
     if (n === 0) return;
+    // A view of part of a larger buffer would keep all of it alive: only a whole one is kept as it is.
+    const whole = from === 0 && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength;
     this.bytes += n;
-    if (n < SMALL_CHUNK) {
+    // Small pieces are copied together; a whole first chunk is kept, so a message split across two reads costs no extra copy.
+    if (n < SMALL_CHUNK && !(whole && this.bytes === n)) {
       this.copySmall(chunk, from, n);
       return;
     }
     this.seal();
-    // A view of part of a larger buffer would keep all of it alive: copy instead.
-    const whole = from === 0 && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength;
-    this.pieces.push(whole ? chunk : Buffer.from(chunk.subarray(from)));
+    let piece = chunk;
+    if (!whole) {
+      piece = Buffer.allocUnsafe(n);
+      chunk.copy(piece, 0, from);
+    }
+    this.pieces.push(piece);
     this.reserved += n;
   }
 
@@ -74,13 +80,13 @@ export class HeldBytes {
    * message. Nothing is held afterwards.
    */
   takeWith(more: Buffer, end: number): Buffer {
-    this.seal();
     const out = Buffer.allocUnsafe(this.bytes + end);
     let at = 0;
     for (const piece of this.pieces) {
       out.set(piece, at);
       at += piece.length;
     }
+    if (this.open !== null) at += this.open.copy(out, at, 0, this.openFill);
     more.copy(out, at, 0, end);
     this.clear();
     return out;
