@@ -49,6 +49,7 @@ export {
   FrameTooLargeError,
   LineTooLongError,
   OutputOverflowError,
+  InputBudgetExceededError,
   DescriptorLimitError,
   RequestTimeoutError,
   ConnectionClosedError,

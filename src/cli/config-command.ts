@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { defaultMaxBufferedInput } from '../server/options.js';
 import { addStartSettings, checkConfig, checkSettings, describeProblem, type StartSettings } from './server-options.js';
 
 export function addConfigCommands(program: Command): void {
@@ -32,6 +33,8 @@ export function addConfigCommands(program: Command): void {
   addStartSettings(config).action((settings: StartSettings & { config?: string; sources?: boolean }, command: Command) => {
     const { config: _file, sources, ...values } = settings;
     const problems = checkSettings(values);
+    // Its default follows maxMessageBytes, so the flag has none of its own: show what applies.
+    values.maxBufferedInput ??= defaultMaxBufferedInput(values.maxMessageBytes);
     if (problems.length > 0) {
       for (const problem of problems) process.stderr.write(`reactor-server: ${describeProblem(problem)}\n`);
       process.exitCode = 1;

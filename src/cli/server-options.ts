@@ -42,6 +42,8 @@ export interface StartSettings extends TlsSettings {
   checkInterval: number;
   codec: CodecName;
   maxMessageBytes: number;
+  /** Unset: the library's default (256 MiB, or twice maxMessageBytes when that is more). */
+  maxBufferedInput?: number;
   byteOrder: 'little' | 'big';
   highWaterMark: number;
   lowWaterMark: number;
@@ -116,6 +118,14 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: (z) => z.number().positive() },
   { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: (z) => z.enum(CODEC_NAMES) },
   { key: 'maxMessageBytes', flags: '--max-message-bytes <bytes>', env: 'REACTOR_MAX_MESSAGE_BYTES', description: 'largest inbound frame (length) or line (line)', parse: parse.positiveBytes, default: DEFAULT_OPTIONS.maxMessageBytes, schema: byteSize },
+  {
+    key: 'maxBufferedInput',
+    flags: '--max-buffered-input <bytes>',
+    env: 'REACTOR_MAX_BUFFERED_INPUT',
+    description: 'unfinished input all connections of a reactor may hold; past it the largest holders are closed (default: 256M, or twice --max-message-bytes)',
+    parse: parse.positiveBytes,
+    schema: byteSize,
+  },
   { key: 'byteOrder', flags: '--byte-order <order>', env: 'REACTOR_BYTE_ORDER', description: 'length header byte order for --codec length: little, big', parse: parse.choice(['little', 'big'] as const), default: DEFAULT_OPTIONS.byteOrder, schema: (z) => z.enum(['little', 'big']) },
   { key: 'highWaterMark', flags: '--high-water-mark <bytes>', env: 'REACTOR_HIGH_WATER_MARK', description: 'pending output above which a connection stops being read', parse: parse.bytes, default: DEFAULT_OPTIONS.highWaterMark, schema: byteSize },
   { key: 'lowWaterMark', flags: '--low-water-mark <bytes>', env: 'REACTOR_LOW_WATER_MARK', description: 'pending output below which reading resumes', parse: parse.bytes, default: DEFAULT_OPTIONS.lowWaterMark, schema: (z) => z.union([z.literal(0), byteSize(z)]) },
@@ -176,6 +186,7 @@ export function serverOptions(settings: StartSettings): ReactorServerOptions & {
     checkInterval: settings.checkInterval,
     codec: settings.codec,
     maxMessageBytes: settings.maxMessageBytes,
+    ...(settings.maxBufferedInput === undefined ? {} : { maxBufferedInput: settings.maxBufferedInput }),
     byteOrder: settings.byteOrder,
     highWaterMark: settings.highWaterMark,
     lowWaterMark: settings.lowWaterMark,

@@ -171,6 +171,25 @@ export class OutputOverflowError extends ReactorError {
 }
 
 /**
+ * The connections of one reactor together held more than `maxBufferedInput` bytes of
+ * unfinished input (messages begun and not yet complete): this one held the most, and was
+ * closed to bring the total back under the bound. Other connections are served on.
+ */
+export class InputBudgetExceededError extends ReactorError {
+  static readonly code = 'ERR_INPUT_BUDGET';
+
+  constructor(
+    /** Bytes this connection held for its unfinished message. */
+    readonly held: number,
+    /** Bytes every connection of the reactor held together, this one's included, when it was chosen. */
+    readonly total: number,
+    readonly limit: number,
+  ) {
+    super(InputBudgetExceededError.code, `closed holding ${held} bytes of unfinished input, the most of any connection, while all held ${total} bytes, over maxBufferedInput (${limit})`);
+  }
+}
+
+/**
  * The process is out of file descriptors for new connections: they are refused (reason
  * `fd-limit`) until descriptors free up. `code` is EMFILE, as accept(2) would say.
  */

@@ -18,9 +18,14 @@ export interface LoopStats {
   backpressurePauses: number;
   /** Times a connection stopped being read because it reached `maxMessagesPerSecond`. */
   messageRatePauses: number;
-  /** Connections closed at accept (refused by a limit, by admission control, or out of file descriptors). */
+  /**
+   * Bytes set aside right now for messages begun and not yet complete, all connections
+   * together (a gauge, bounded by `maxBufferedInput`; see InputBudget).
+   */
+  bufferedInput: number;
+  /** Connections closed at accept (refused by a limit, by admission control, the PROXY stage, or out of file descriptors). */
   rejected: number;
-  /** `rejected`, by reason (`max-connections`, `fd-limit`, `deny`, `allow`, `per-ip`, `rate`). */
+  /** `rejected`, by reason (see RejectReason). */
   rejectedByReason: Record<string, number>;
   /** `errors`, by error code (`ECONNRESET`, `ERR_FRAME_TOO_LARGE`, `ERR_HANDLER_FAILED`, ...). */
   errorsByCode: Record<string, number>;
@@ -39,5 +44,5 @@ export function addStats(total: LoopStats, stats: LoopStats): void {
 }
 
 export function emptyStats(): LoopStats {
-  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, messageRatePauses: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
+  return { connections: 0, accepted: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, idleClosed: 0, errors: 0, backpressurePauses: 0, messageRatePauses: 0, bufferedInput: 0, rejected: 0, rejectedByReason: {}, errorsByCode: {}, tls: null };
 }

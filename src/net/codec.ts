@@ -18,6 +18,12 @@ export interface Decoder {
   decode(chunk: Buffer, sink: MessageSink): void;
   /** Bytes held back waiting for the rest of a message. */
   readonly bufferedBytes: number;
+  /**
+   * Memory set aside for unfinished input: the held bytes plus the room reserved for the rest
+   * of the message. The server counts it against `maxBufferedInput` after each read. Optional:
+   * a decoder without it is counted by `bufferedBytes`.
+   */
+  readonly retainedBytes?: number;
 }
 
 /** A wire format: how inbound bytes become messages and how a payload is framed outbound. */

@@ -5,6 +5,7 @@ import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
+import type { InputBudget, InputClaim } from './input-budget.js';
 import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
 import type { ProxyInfo } from '../transport/proxy-gate.js';
 import { MessageShaper, type ShapedConnection } from './message-shaper.js';
@@ -18,6 +19,8 @@ export interface ConnectionHost<T> {
   readonly clock: ActivityClock;
   /** Drives the connection's socket (shared by every connection of the host). */
   readonly transport: TransportDriver;
+  /** What the loop's connections may hold together of unfinished input (`maxBufferedInput`). */
+  readonly inputBudget: InputBudget<Connection<T>>;
   /** An empty output buffer a connection handed back after flushing, for the next to use. */
   spareOutput: ByteBuffer | null;
   /**
@@ -87,6 +90,8 @@ export class Connection<T = unknown> implements MessageSink, TransportSink, Shap
   private spill: Buffer | null = null;
   private inFlight = 0;
   private readonly decoder: Decoder;
+  /** This connection's entry in the loop's input budget; made on its first unfinished message. */
+  private inputClaim: InputClaim<Connection<T>> | null = null;
   /** Write callback; only servers that listen for send-complete get one (it costs a closure). */
   private readonly afterWrite: (() => void) | undefined;
   /** Between the decoder and this connection when messages per second are capped; else null. */
@@ -320,13 +325,24 @@ export class Connection<T = unknown> implements MessageSink, TransportSink, Shap
     this.lastActiveAt = this.host.clock.now;
     this.host.stats.bytesIn += chunk.length;
     this.flags |= DISPATCHING;
+    const decoder = this.decoder;
     try {
-      this.decoder.decode(chunk, this.shaper ?? this);
+      decoder.decode(chunk, this.shaper ?? this);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     }
+    // A read of whole messages leaves 0 held, as before it: one comparison, nothing else.
+    const held = decoder.retainedBytes ?? decoder.bufferedBytes;
+    if (held !== (this.inputClaim === null ? 0 : this.inputClaim.bytes)) this.holdInput(held);
     this.flags &= ~DISPATCHING;
     this.flush();
+  }
+
+  /** Tells the budget what the decoder holds now; past the bound, it closes the largest holders (maybe this one). */
+  private holdInput(bytes: number): void {
+    const budget = this.host.inputBudget;
+    this.inputClaim ??= budget.claim(this);
+    budget.set(this.inputClaim, bytes);
   }
 
   /** @internal TransportSink */
@@ -394,6 +410,7 @@ export class Connection<T = unknown> implements MessageSink, TransportSink, Shap
     this.output = null;
     this.spill = null;
     this.shaper?.stop();
+    if (this.inputClaim !== null) this.host.inputBudget.set(this.inputClaim, 0);
     const reason = this.closeReason ?? (hadError ? 'error' : 'peer-closed');
     this.closeReason = reason;
     this.host.connectionClosed(this, reason);

@@ -1,43 +1,146 @@
-import { ByteBuffer } from '../core/byte-buffer.js';
+/**
+ * A chunk at least this large is held as it is; smaller ones are copied together, so that a
+ * peer sending a message a byte at a time costs a buffer per few KiB, not an object per byte.
+ */
+const SMALL_CHUNK = 4096;
+/** The first buffer small chunks are copied into; it doubles as they come, up to COALESCE_MAX. */
+const COALESCE_MIN = 64;
+const COALESCE_MAX = 64 * 1024;
 
 /**
  * The start of a message that straddles reads, held back by a decoder until the rest arrives.
- * Holding copies; a chunk that ends on a message boundary is never copied.
+ *
+ * Chunks read from the socket are kept as they came (a chunk is the decoder's to keep) and copied
+ * once, into one buffer, when the message completes: a message arriving in N reads costs one
+ * copy, not a copy per read into a buffer that doubles as it grows, and a peer that stalls
+ * leaves nothing behind but the chunks it sent. The undecoded end of a chunk whose start was
+ * delivered, and small chunks, are copied (into a buffer that doubles from COALESCE_MIN to
+ * COALESCE_MAX), so what is held never keeps alive memory it does not use, and the memory
+ * reserved never exceeds `cap`.
  */
 export class HeldBytes {
-  private buffer: ByteBuffer | null = null;
+  /** The held bytes, in order: whole chunks and the buffers small pieces were copied into. */
+  private readonly pieces: Buffer[] = [];
+  private bytes = 0;
+  private reserved = 0;
+  /** The buffer small pieces are being copied into (not yet in `pieces`), and how full it is. */
+  private open: Buffer | null = null;
+  private openFill = 0;
+
+  /** @param cap the most one unfinished message can hold (the decoder's largest message and its framing) */
+  constructor(private readonly cap: number) {}
 
   /** Bytes held back. */
   get length(): number {
-    return this.buffer === null ? 0 : this.buffer.length;
+    return this.bytes;
   }
 
-  /** The bytes to decode now: `chunk` itself, or the held bytes with `chunk` appended. */
-  join(chunk: Buffer): Buffer {
-    if (this.buffer === null) return chunk;
-    this.buffer.append(chunk);
-    return this.buffer.peek();
+  /** Memory set aside for them (what the input budget counts): the held bytes and the unused end of the buffer small pieces go to. */
+  get retained(): number {
+    return this.reserved;
   }
 
   /**
-   * Holds `data` from `from` on (the undecoded rest of what {@link join} returned). A new
-   * buffer gets room for `slack` more bytes, at most `cap` in all; it is new rather than reused
-   * so that views already delivered from the old one stay valid.
+   * Holds `chunk` from `from` on, after what is held: the chunk itself when it is large and
+   * all of it is held, otherwise a copy.
    */
-  keep(data: Buffer, from: number, slack: number, cap: number): void {
-    const rest = data.length - from;
-    if (rest === 0) {
-      this.buffer = null;
-    } else if (this.buffer === null || from > 0) {
-      const held = new ByteBuffer(Math.min(rest + slack, cap), 0);
-      held.append(data.subarray(from));
-      this.buffer = held;
+  hold(chunk: Buffer, from = 0): void {
+    const n = chunk.length - from;
+    if (n === 0) return;
+    // A view of part of a larger buffer would keep all of it alive: only a whole one is kept as it is.
+    const whole = from === 0 && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength;
+    this.bytes += n;
+    // Small pieces are copied together; a whole first chunk is kept, so a message split across two reads costs no extra copy.
+    if (n < SMALL_CHUNK && !(whole && this.bytes === n)) {
+      this.copySmall(chunk, from, n);
+      return;
     }
-    // Otherwise `data` is the held buffer, nothing of it decoded: it stays as it is.
+    this.seal();
+    let piece = chunk;
+    if (!whole) {
+      piece = Buffer.allocUnsafe(n);
+      chunk.copy(piece, 0, from);
+    }
+    this.pieces.push(piece);
+    this.reserved += n;
   }
 
-  /** Drops what is held (the stream failed). */
+  /** Copies the first `target.length` held bytes (there must be that many) into `target`. */
+  copyHead(target: Buffer): void {
+    let at = 0;
+    for (const piece of this.pieces) {
+      at += piece.copy(target, at, 0, Math.min(piece.length, target.length - at));
+      if (at === target.length) return;
+    }
+    if (this.open !== null) this.open.copy(target, at, 0, target.length - at);
+  }
+
+  /**
+   * The held bytes followed by `more` up to `end`, copied into one new buffer: a complete
+   * message. Nothing is held afterwards.
+   */
+  takeWith(more: Buffer, end: number): Buffer {
+    const out = Buffer.allocUnsafe(this.bytes + end);
+    let at = 0;
+    for (const piece of this.pieces) {
+      out.set(piece, at);
+      at += piece.length;
+    }
+    if (this.open !== null) at += this.open.copy(out, at, 0, this.openFill);
+    more.copy(out, at, 0, end);
+    this.clear();
+    return out;
+  }
+
+  /** Drops what is held (the message completed elsewhere, or the stream failed). */
   clear(): void {
-    this.buffer = null;
+    this.pieces.length = 0;
+    this.bytes = 0;
+    this.reserved = 0;
+    this.open = null;
+    this.openFill = 0;
+  }
+
+  /**
+   * Copies a small piece into the open buffer, growing it (doubling, up to COALESCE_MAX) or,
+   * once it is that large, sealing it and starting another. Never more room than the message
+   * can still use, and a sealed buffer is exactly full, so what is reserved stays within `cap`.
+   */
+  private copySmall(chunk: Buffer, from: number, n: number): void {
+    // Room the unfinished message may still take, these n bytes included (this.bytes counts them).
+    const room = this.cap - this.bytes + n;
+    let open = this.open;
+    if (open !== null && open.length - this.openFill < n) {
+      if (open.length < COALESCE_MAX) {
+        const grown = Buffer.allocUnsafe(Math.max(this.openFill + n, Math.min(2 * open.length, COALESCE_MAX, this.openFill + room)));
+        open.copy(grown, 0, 0, this.openFill);
+        this.reserved += grown.length - open.length;
+        this.open = open = grown;
+      } else {
+        this.seal();
+        open = null;
+      }
+    }
+    if (open === null) {
+      open = Buffer.allocUnsafe(Math.max(n, Math.min(COALESCE_MIN, room)));
+      this.open = open;
+      this.openFill = 0;
+      this.reserved += open.length;
+    }
+    chunk.copy(open, this.openFill, from);
+    this.openFill += n;
+  }
+
+  /** Moves the open buffer into `pieces`, trimmed to what it holds: what comes next goes after it. */
+  private seal(): void {
+    const open = this.open;
+    if (open === null) return;
+    if (this.openFill < open.length) {
+      this.pieces.push(Buffer.from(open.subarray(0, this.openFill)));
+      this.reserved -= open.length - this.openFill;
+    } else {
+      this.pieces.push(open);
+    }
+    this.open = null;
   }
 }

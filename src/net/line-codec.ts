@@ -35,36 +35,59 @@ const NEWLINE_BYTES = Buffer.from('\n');
 
 class LineDecoder implements Decoder {
   /** The start of a line whose newline has not arrived. */
-  private readonly held = new HeldBytes();
+  private readonly held: HeldBytes;
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number) {
+    this.held = new HeldBytes(max + 2);
+  }
 
   get bufferedBytes(): number {
     return this.held.length;
   }
 
+  get retainedBytes(): number {
+    return this.held.retained;
+  }
+
   decode(chunk: Buffer, sink: MessageSink): void {
-    // The held bytes hold no newline (or they would have been delivered): search only the new ones.
-    const scanFrom = this.held.length;
-    const data = this.held.join(chunk);
     let start = 0;
-    for (let end = data.indexOf(NEWLINE, scanFrom); end !== -1; end = data.indexOf(NEWLINE, start)) {
-      const stop = end > start && data[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
-      if (stop - start > this.max) {
-        this.held.clear();
+    if (this.held.length > 0) {
+      // The held bytes hold no newline (or they would have been delivered): search only the new ones.
+      const end = chunk.indexOf(NEWLINE);
+      if (end === -1) {
+        // The partial line may still end in a `\r` that the limit does not count.
+        if (this.held.length + chunk.length > this.max + 1) {
+          this.held.clear();
+          sink.fail(new LineTooLongError(this.max));
+          return;
+        }
+        this.held.hold(chunk);
+        return;
+      }
+      // The held start and the rest, copied once into a buffer of their own.
+      const line = this.held.takeWith(chunk, end);
+      const stop = line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.length - 1 : line.length;
+      if (stop > this.max) {
         sink.fail(new LineTooLongError(this.max));
         return;
       }
-      sink.deliver(data.subarray(start, stop));
+      sink.deliver(line.subarray(0, stop));
       start = end + 1;
     }
-    const rest = data.length - start;
-    // The partial line may still end in a `\r` that the limit does not count.
-    if (rest > this.max + 1) {
-      this.held.clear();
+    for (let end = chunk.indexOf(NEWLINE, start); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+      const stop = end > start && chunk[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+      if (stop - start > this.max) {
+        sink.fail(new LineTooLongError(this.max));
+        return;
+      }
+      // A view, not a copy: `chunk` is ours.
+      sink.deliver(chunk.subarray(start, stop));
+      start = end + 1;
+    }
+    if (chunk.length - start > this.max + 1) {
       sink.fail(new LineTooLongError(this.max));
       return;
     }
-    this.held.keep(data, start, 1024, this.max + 2);
+    this.held.hold(chunk, start);
   }
 }

@@ -23,6 +23,7 @@ export class SeedCodec implements Codec {
 /** Stateless, so every connection shares this one. */
 const RAW_DECODER: Decoder = {
   bufferedBytes: 0,
+  retainedBytes: 0,
   decode(chunk: Buffer, sink: MessageSink): void {
     sink.deliver(chunk);
   },

@@ -79,6 +79,16 @@ export function createRegistry(source: MetricsSource): Registry {
       for (const s of await sample()) this.set({ reactor: String(s.reactor) }, s.stats.connections);
     },
   });
+  new Gauge({
+    name: 'reactor_buffered_input_bytes',
+    help: 'Bytes set aside now for messages begun and not yet complete (bounded by maxBufferedInput per reactor)',
+    labelNames: ['reactor'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await sample()) this.set({ reactor: String(s.reactor) }, s.stats.bufferedInput);
+    },
+  });
   for (const [key, name, help] of COUNTERS) {
     new Counter({
       name,

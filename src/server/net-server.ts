@@ -11,7 +11,8 @@ import type { Codec } from '../net/codec.js';
 import { flattenPayload, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, InvalidOptionError, ServerStateError } from '../core/errors.js';
+import { DescriptorLimitError, InputBudgetExceededError, InvalidOptionError, ServerStateError } from '../core/errors.js';
+import { InputBudget } from '../net/input-budget.js';
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
@@ -245,10 +246,12 @@ export class NetServer<T = unknown> {
     this.dispatcher.stats.tls = tlsStats;
     this.transport = options.transport ?? ((this.tlsTransport ?? nodeNetTransport) as Transport);
     this.driver = this.transport.driver;
+    const maxBufferedInput = this.options.maxBufferedInput;
     this.host = {
       callbacks: this.callbacks,
       codec: this.codec,
       stats: this.dispatcher.stats,
+      inputBudget: new InputBudget<Connection<T>>(maxBufferedInput, this.dispatcher.stats, (conn, held, total) => conn.fail(new InputBudgetExceededError(held, total, maxBufferedInput))),
       clock: this.dispatcher.clock,
       transport: this.driver,
       options: this.options,

@@ -28,6 +28,13 @@ export interface ServerOptions {
   codec: CodecName | Codec;
   /** Largest inbound frame (`length`) or line (`line`) in bytes; more is a protocol error. Default 1 MiB. */
   maxMessageBytes: number;
+  /**
+   * Bytes all connections of one reactor may hold together for messages begun and not yet
+   * complete; past it, the connections holding the most are closed with
+   * InputBudgetExceededError until the total is back under it. At least twice
+   * `maxMessageBytes`. Default 256 MiB, or twice `maxMessageBytes` when that is more.
+   */
+  maxBufferedInput: number;
   /** Byte order of the `length` codec's header. Default `little`. */
   byteOrder: ByteOrder;
   /** Pending output above which a connection stops being read (and `onHighWater` fires). Default 1 MiB. */
@@ -98,12 +105,27 @@ export interface ServerOptions {
 export type ProxyProtocolMode = 'off' | 'required' | 'optional';
 export const PROXY_PROTOCOL_MODES: readonly ProxyProtocolMode[] = ['off', 'required', 'optional'];
 
+/**
+ * The default bound on unfinished input per reactor. Buffers live outside the JS heap, so the
+ * heap limit says nothing about them; 256 MiB lets a thousand peers each hold a quarter of a
+ * default-sized (1 MiB) message at once, or 255 hold a whole one, and keeps what a crowd of
+ * stalled peers can pin well inside a small server's memory. See docs/deploy.md.
+ */
+export const DEFAULT_MAX_BUFFERED_INPUT = 256 * 1024 * 1024;
+
+/** `maxBufferedInput` when it is not given: the default, or twice `maxMessageBytes` when that is more. */
+export function defaultMaxBufferedInput(maxMessageBytes: number): number {
+  return Math.max(DEFAULT_MAX_BUFFERED_INPUT, 2 * maxMessageBytes);
+}
+
 export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: '127.0.0.1',
   port: 8888,
   backlog: 511,
   codec: 'seed' as CodecName,
   maxMessageBytes: 1024 * 1024,
+  // With the default maxMessageBytes; resolveOptions raises it to twice a larger one.
+  maxBufferedInput: DEFAULT_MAX_BUFFERED_INPUT,
   byteOrder: 'little' as ByteOrder,
   highWaterMark: 1024 * 1024,
   lowWaterMark: 256 * 1024,
@@ -156,6 +178,8 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   requireSeconds('keepAliveInitialDelay', resolved.keepAliveInitialDelay, true);
   requireSeconds('drainTimeout', resolved.drainTimeout, true);
   requireInteger('maxMessageBytes', resolved.maxMessageBytes, 1, 0xffff_ffff);
+  resolved.maxBufferedInput = options.maxBufferedInput ?? defaultMaxBufferedInput(resolved.maxMessageBytes);
+  checkMaxBufferedInput(resolved.maxBufferedInput, resolved.maxMessageBytes);
   requireInteger('maxConnections', resolved.maxConnections, 0, 2 ** 31 - 1);
   requireInteger('maxPendingOutput', resolved.maxPendingOutput, 1, Number.MAX_SAFE_INTEGER);
   requireInteger('highWaterMark', resolved.highWaterMark, 1, resolved.maxPendingOutput);
@@ -182,6 +206,18 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
   requireInteger('maxTrackedAddresses', resolved.maxTrackedAddresses, 1, MAX_CAPACITY);
   requireInteger('maxMessagesPerSecond', resolved.maxMessagesPerSecond, 0, MAX_MESSAGE_RATE);
   return resolved;
+}
+
+/**
+ * At least twice maxMessageBytes: a peer sending the largest message holds up to that and its
+ * header, so two such peers at once must fit, or one of them would be closed for doing nothing
+ * wrong whenever another sends a large message too.
+ */
+function checkMaxBufferedInput(value: unknown, maxMessageBytes: number): void {
+  const min = 2 * maxMessageBytes;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidOptionError('maxBufferedInput', `must be an integer from ${min} (twice maxMessageBytes) to ${Number.MAX_SAFE_INTEGER}, got ${describeValue(value)}`);
+  }
 }
 
 /** A built-in codec's name, or an object that can be one (it makes decoders and encodes). */

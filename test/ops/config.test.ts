@@ -194,6 +194,31 @@ describe('ops: config files', () => {
     assert.match(badFlag.stderr, /--max-message-bytes/);
   });
 
+  it('the bound on unfinished input comes from a file, a flag or REACTOR_MAX_BUFFERED_INPUT; unset, config shows the default that follows maxMessageBytes', { timeout: 20_000 }, async () => {
+    const path = await file('buffered.json', { maxBufferedInput: '64M' });
+    const tooSmall = await file('buffered-small.json', { maxMessageBytes: '1M', maxBufferedInput: '1M' });
+    const [fromFile, fromFlag, fromEnv, unset, followsMax, invalid, badStart] = await Promise.all([
+      sources(['-c', path]),
+      sources(['-c', path, '--max-buffered-input', '32M']),
+      sources([], { REACTOR_MAX_BUFFERED_INPUT: '48M' }),
+      sources([]),
+      sources(['--max-message-bytes', '200M']),
+      runCli(['validate', '-c', tooSmall]),
+      runCli(['start', '--port', '0', '--max-buffered-input', '1M']),
+    ]);
+    assert.deepEqual(fromFile.maxBufferedInput, { value: 64 * 1024 * 1024, source: 'config' });
+    assert.deepEqual(fromFlag.maxBufferedInput, { value: 32 * 1024 * 1024, source: 'cli' });
+    assert.deepEqual(fromEnv.maxBufferedInput, { value: 48 * 1024 * 1024, source: 'env' });
+    assert.deepEqual(unset.maxBufferedInput, { value: 256 * 1024 * 1024, source: 'default' });
+    assert.deepEqual(followsMax.maxBufferedInput, { value: 400 * 1024 * 1024, source: 'default' });
+
+    assert.equal(invalid.code, 1);
+    assert.match(problems(invalid.stderr, tooSmall).get('maxBufferedInput') ?? '', /from 2097152 \(twice maxMessageBytes\).*got 1048576/, invalid.stderr);
+    assert.equal(badStart.code, 1);
+    assert.match(badStart.stderr, /invalid option maxBufferedInput: must be an integer from 2097152/);
+    assert.doesNotMatch(badStart.stdout, /listening on/);
+  });
+
   it('start -c bad.json exits 1 naming the key, and never serves', { timeout: 20_000 }, async () => {
     const bad = await file('start-bad.json', { port: 0, idleTimeout: -5, bogus: 1 });
     const cross = await file('start-cross.json', { port: 0, highWaterMark: '64K', lowWaterMark: '128K' });

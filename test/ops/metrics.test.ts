@@ -114,7 +114,7 @@ describe('ops: metrics', () => {
         const url = await metricsUrl(server);
         clients = await connectedClients(server.port, 6);
         const samples = await scrape(url);
-        for (const name of ['reactor_connections', 'reactor_connections_accepted_total', 'reactor_messages_received_total', 'reactor_event_loop_lag_seconds']) {
+        for (const name of ['reactor_connections', 'reactor_connections_accepted_total', 'reactor_messages_received_total', 'reactor_event_loop_lag_seconds', 'reactor_buffered_input_bytes']) {
           assert.deepEqual(
             series(samples, name)
               .map((s) => s.labels.reactor)
@@ -127,6 +127,8 @@ describe('ops: metrics', () => {
         assert.equal(total(samples, 'reactor_connections_accepted_total'), 6);
         assert.equal(total(samples, 'reactor_messages_received_total'), 6);
         assert.equal(total(samples, 'reactor_messages_sent_total'), 6);
+        // The seed codec holds nothing back between reads.
+        assert.equal(total(samples, 'reactor_buffered_input_bytes'), 0);
         assert.equal((await httpGet(url.replace(/\/metrics$/, '/health'))).status, 200);
 
         // Two more connections: the sum follows.

@@ -139,6 +139,10 @@ function checkFuzzCase({ codec: kind, byteOrder, max, bytes, cuts }: FuzzCase): 
     // Nothing is held beyond what was received, and never more than one message's worth.
     assert.ok(decoder.bufferedBytes <= fed, `holds ${decoder.bufferedBytes} bytes of ${fed} received`);
     assert.ok(decoder.bufferedBytes <= (kind === 'length' ? max + 4 : max + 1), `holds ${decoder.bufferedBytes} bytes with limit ${max}`);
+    // The memory set aside (what the input budget counts) covers them and stays within one message and its framing.
+    const retained = decoder.retainedBytes ?? -1;
+    assert.ok(retained >= decoder.bufferedBytes, `retains ${retained} bytes for ${decoder.bufferedBytes} held`);
+    assert.ok(retained <= (kind === 'length' ? max + 4 : max + 2), `retains ${retained} bytes with limit ${max}`);
   }
 }
 

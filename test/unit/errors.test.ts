@@ -28,6 +28,7 @@ const samples: readonly catalogue.ReactorError[] = [
   new catalogue.LineTooLongError(5),
   new catalogue.ProxyProtocolError('checksum', 'CRC32C 0x00000001 sent, 0x00000002 computed', 2),
   new catalogue.OutputOverflowError(10, 5),
+  new catalogue.InputBudgetExceededError(1_048_580, 67_108_870, 67_108_864),
   new catalogue.DescriptorLimitError(1024, 1020, 3),
   new catalogue.PoolStoppedError(),
   new catalogue.PoolStateError('init() called while the pool is running'),

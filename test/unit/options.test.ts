@@ -65,7 +65,18 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     assert.equal(options.connectRatePerIp, 0);
     assert.equal(options.maxTrackedAddresses, 65536);
     assert.equal(options.maxMessagesPerSecond, 0);
+    assert.equal(options.maxBufferedInput, 256 * 1024 * 1024);
     assert.ok(createCodec(options) instanceof SeedCodec);
+  });
+
+  it('bounds unfinished input at 256 MiB by default, or at twice maxMessageBytes when that is more; an explicit bound must be at least that twice', () => {
+    assert.equal(resolveOptions({ maxMessageBytes: 64 * 1024 * 1024 }).maxBufferedInput, 256 * 1024 * 1024);
+    assert.equal(resolveOptions({ maxMessageBytes: 200 * 1024 * 1024 }).maxBufferedInput, 400 * 1024 * 1024);
+    assert.equal(resolveOptions({ maxMessageBytes: 1000, maxBufferedInput: 2000 }).maxBufferedInput, 2000);
+    assert.equal(
+      optionError(() => resolveOptions({ maxMessageBytes: 1000, maxBufferedInput: 1999 })).message,
+      'invalid option maxBufferedInput: must be an integer from 2000 (twice maxMessageBytes) to 9007199254740991, got 1999',
+    );
   });
 
   it('keeps given values, and treats undefined as not given', () => {
@@ -122,6 +133,10 @@ describe('resolveOptions', { timeout: 10000 }, () => {
     ['lowWaterMark', { highWaterMark: 1000, lowWaterMark: 1001 }],
     ['highWaterMark', { highWaterMark: 2000, maxPendingOutput: 1000 }],
     ['maxPendingOutput', { maxPendingOutput: 0 }],
+    ['maxBufferedInput', { maxBufferedInput: 1024 * 1024 }], // below twice the default maxMessageBytes
+    ['maxBufferedInput', { maxBufferedInput: 0 }],
+    ['maxBufferedInput', { maxBufferedInput: 3e9 + 0.5 }],
+    ['maxBufferedInput', { maxBufferedInput: '256M' as unknown as number }],
     ['maxConnections', { maxConnections: -1 }],
     ['drainTimeout', { drainTimeout: -1 }],
     ['noDelay', { noDelay: 'false' as unknown as boolean }],
