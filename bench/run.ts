@@ -225,10 +225,15 @@ async function tlsMeasures(): Promise<Record<Side, TlsMeasures[]>> {
       const idle = rssBytes(pid);
       const idleDescriptors = openDescriptors(pid);
       const run = startLoadgen(['-p', String(server.port), '-c', String(tlsHoldCount), '-d', '120', '--mode', 'hold', '--tls'], DRIVER_CPU);
-      // A connect burst can lose the odd SYN to a full accept queue; more than 1 % lost is a fault.
-      const settled = await quiescent(pid, idleDescriptors + Math.ceil(tlsHoldCount * 0.99), run);
-      const held = rssBytes(pid);
-      run.stop();
+      let settled = false;
+      let held = 0;
+      try {
+        // A connect burst can lose the odd SYN to a full accept queue; more than 1 % lost is a fault.
+        settled = await quiescent(pid, idleDescriptors + Math.ceil(tlsHoldCount * 0.99), run);
+        held = rssBytes(pid);
+      } finally {
+        run.stop();
+      }
       const alive = Number((await run.result).alive);
       if (!settled || !(alive >= tlsHoldCount * 0.99)) throw new Error(`${side}: only ${alive} of ${tlsHoldCount} TLS connections held`);
       return (held - idle) / alive;
