@@ -10,7 +10,10 @@
  *     'name=node-args-for-A' 'name=node-args-for-B'
  *
  * `--tls`: the load generator speaks TLS (both servers must serve it; each connection makes a
- * full handshake, so `--mode connect` counts TLS sessions).
+ * full handshake, so `--mode connect` counts TLS sessions). `--proxy-a v1|v2` and `--proxy-b`:
+ * the load generator starts each connection to that side with a PROXY protocol header (a side
+ * started with `--proxy-protocol required --trusted-proxies 127.0.0.1`), so a server with the
+ * PROXY stage can be set against one without it.
  *
  * Node arguments are split on spaces, e.g.
  *   node build/bench/ab.js 'project=build/src/cli/main.js start --port 0' 'baseline=build/bench/baseline-server.js 0'
@@ -26,6 +29,8 @@ const { values, positionals } = parseArgs({
     mode: { type: 'string', default: 'pingpong' },
     connections: { type: 'string', default: '100' },
     tls: { type: 'boolean', default: false },
+    'proxy-a': { type: 'string' },
+    'proxy-b': { type: 'string' },
   },
 });
 if (positionals.length !== 2) throw new Error("give exactly two servers: 'name=script args' 'name=script args'");
@@ -35,6 +40,8 @@ const mode = values.mode as string;
 interface Side {
   name: string;
   argv: string[];
+  /** Load generator arguments for this side alone. */
+  loadgenArgs: string[];
   server?: RunningServer;
   results: Result[];
 }
@@ -45,15 +52,17 @@ interface Result {
   /** Server CPU microseconds per reply (per session in connect mode). */
   cpu: number;
 }
-const sides: Side[] = positionals.map((spec) => {
+const sides: Side[] = positionals.map((spec, i) => {
   const at = spec.indexOf('=');
-  return { name: spec.slice(0, at), argv: spec.slice(at + 1).split(' '), results: [] };
+  const proxy = i === 0 ? values['proxy-a'] : values['proxy-b'];
+  const loadgenArgs = [...(values.tls ? ['--tls'] : []), ...(proxy === undefined ? [] : ['--proxy', proxy])];
+  return { name: spec.slice(0, at), argv: spec.slice(at + 1).split(' '), loadgenArgs, results: [] };
 });
 
 function drive(side: Side, seconds: string): Result {
   const pid = side.server?.child.pid as number;
   const before = cpuSeconds(pid);
-  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1', values.tls ? ['--tls'] : []);
+  const r = driveLoadgen(side.server?.port as number, mode, values.connections as string, seconds, '1', side.loadgenArgs);
   const events = Number(mode === 'connect' ? r.sessions : r.replies);
   return { rate: Number(mode === 'connect' ? r.sps : r.rps), p50: Number(r.p50_us), p99: Number(r.p99_us), cpu: ((cpuSeconds(pid) - before) / events) * 1e6 };
 }
