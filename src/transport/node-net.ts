@@ -100,8 +100,15 @@ export const nodeNetTransport: Transport<Socket> = {
   createListener(options, onAccept, onListenerError) {
     if (options.proxy === undefined) return new Acceptor(options, onAccept, onListenerError);
     const gate = createProxyGate(options.proxy);
-    // Resumed before the connection attaches (in the same tick): the header's leftover bytes
-    // flow to it from the next tick, unless it pauses first.
-    return new Acceptor(options, (raw) => gate(raw, (socket, peer) => onAccept(socket.resume(), peer)), onListenerError);
+    return new Acceptor(
+      options,
+      (raw) =>
+        gate(raw, (socket, peer, rest) => {
+          onAccept(socket, peer);
+          // The connection listens for 'data' now: its first bytes are the ones after the header.
+          if (rest.length > 0 && !socket.destroyed) socket.emit('data', rest);
+        }),
+      onListenerError,
+    );
   },
 };

@@ -239,8 +239,12 @@ export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { 
         tlsServer = server;
         if (gate === null) return server;
         return net.createServer({ ...netOptions, allowHalfOpen: false }, (raw) =>
-          gate(raw, (socket, peer) => {
+          gate(raw, (socket, peer, rest) => {
             if (peer.proxy !== null) proxied.set(socket, peer);
+            // Paused with the bytes after the header back in front: the TLS socket reads those
+            // first, then takes the stream over.
+            socket.pause();
+            if (rest.length > 0) socket.unshift(rest);
             server.emit('connection', socket);
           }),
         );

@@ -3,13 +3,12 @@
  * handshake, which follows the header on the wire), read the header a trusted proxy puts in
  * front of the client's bytes, and learn the client's address from it. A header is honoured
  * only from a trusted proxy; from anyone else it is refused unread, so no peer can choose the
- * address the application sees. Bytes after the header are handed back to the socket, first in
- * line: the application (or the TLS layer) reads them as if nothing had come before.
+ * address the application sees. Bytes after the header go on with the socket, first in line:
+ * the application (or the TLS layer) reads them as if nothing had come before.
  */
 import type { Socket } from 'node:net';
 import { ProxyProtocolError } from '../core/errors.js';
-import { detectProxyHeader } from '../proxy/proxy-header-parser.js';
-import { ProxyHeaderReader } from '../proxy/proxy-header-reader.js';
+import { detectProxyHeader, parseProxyHeader } from '../proxy/proxy-header-parser.js';
 import type { ProxyHeader } from '../proxy/proxy-header.js';
 
 /** Who a connection is from, once the PROXY stage is done. */
@@ -46,11 +45,17 @@ export interface ProxyGateOptions {
   onRefused(peer: { address: string; port: number }, reason: ProxyRefusal, error: ProxyProtocolError): void;
 }
 
-/** Runs the PROXY stage on each accepted socket: `pass` gets the ones that clear it. */
-export type ProxyGate = (socket: Socket, pass: (socket: Socket, peer: AcceptedPeer) => void) => void;
+/**
+ * Runs the PROXY stage on each accepted socket: `pass` gets the ones that clear it, with the
+ * client and the bytes that came after the header (the application's first, possibly none),
+ * which `pass` must deliver ahead of anything the socket reads next.
+ */
+export type ProxyGate = (socket: Socket, pass: (socket: Socket, peer: AcceptedPeer, rest: Buffer) => void) => void;
 
 export function createProxyGate(options: ProxyGateOptions): ProxyGate {
   const { mode, trusted, headerTimeout, maxHeaderBytes, onRefused } = options;
+  // Shared by every connection: the stage costs a few closures and one timer per socket.
+  const parseOptions = { maxHeaderBytes };
   return (socket, pass) => {
     const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     const fromProxy = trusted.contains(peer.address);
@@ -58,49 +63,50 @@ export function createProxyGate(options: ProxyGateOptions): ProxyGate {
       refuse(socket, peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `${peer.address} is not a trusted proxy`), onRefused);
       return;
     }
-    const reader = fromProxy ? new ProxyHeaderReader({ mode, maxHeaderBytes }) : null;
+    /** The bytes of a header begun and not finished (or, from a stranger, of a first chunk too short to judge). */
     let held: Buffer | null = null;
     const finish = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onGone);
       socket.off('error', onGone);
-      socket.off('close', onGone);
     };
     const onData = (chunk: Buffer): void => {
-      if (reader === null) {
-        // Optional mode, a peer that is not a proxy: served as itself, unless it sends a header.
-        const data = held === null ? chunk : Buffer.concat([held, chunk]);
-        const seen = detectProxyHeader(data);
-        if (seen === 'incomplete') {
-          held = data;
-          return;
-        }
-        finish();
-        if (seen === 'none') handOn(socket, data, peer, pass);
-        else refuse(socket, peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `a ${seen} header from ${peer.address}, which is not a trusted proxy`, seen === 'v1' ? 1 : 2), onRefused);
+      const data = held === null ? chunk : Buffer.concat([held, chunk]);
+      held = null;
+      const seen = detectProxyHeader(data);
+      if (seen === 'incomplete') {
+        held = data;
         return;
       }
-      const result = reader.push(chunk);
-      switch (result.status) {
-        case 'incomplete':
-          return;
-        case 'invalid':
-          finish();
-          refuse(socket, peer, 'proxy-invalid', result.error, onRefused);
-          return;
-        case 'absent':
-          finish();
-          handOn(socket, result.rest, peer, pass);
-          return;
-        case 'done': {
-          finish();
-          const { header } = result;
-          // LOCAL (the proxy's own health check) and UNSPEC carry no client: the socket's peer is it.
-          const client = header.command === 'proxy' ? header.source : undefined;
-          handOn(socket, result.rest, client === undefined ? peer : { address: client.address, port: client.port, proxy: { ...peer, header } }, pass);
-        }
+      if (seen === 'none' && mode === 'optional') {
+        // No header: served as itself, whoever it is.
+        finish();
+        pass(socket, { ...peer, proxy: null }, data);
+        return;
       }
+      if (!fromProxy) {
+        // Optional mode, a peer that is not a proxy sending a header: never believed.
+        finish();
+        refuse(socket, peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `a ${seen} header from ${peer.address}, which is not a trusted proxy`, seen === 'v1' ? 1 : 2), onRefused);
+        return;
+      }
+      const result = parseProxyHeader(data, parseOptions);
+      if (result.status === 'incomplete') {
+        // A copy: a chunk may be a slice of a larger buffer the stream reuses.
+        held = data === chunk ? Buffer.from(chunk) : data;
+        return;
+      }
+      finish();
+      if (result.status === 'invalid') {
+        refuse(socket, peer, 'proxy-invalid', result.error, onRefused);
+        return;
+      }
+      const { header } = result;
+      // LOCAL (the proxy's own health check) and UNSPEC carry no client: the socket's peer is it.
+      const client = header.command === 'proxy' ? header.source : undefined;
+      const accepted: AcceptedPeer = client === undefined ? { ...peer, proxy: null } : { address: client.address, port: client.port, proxy: { ...peer, header } };
+      pass(socket, accepted, data.subarray(result.consumed));
     };
     const onGone = (): void => {
       // Gone (or half-closed) before its header: nothing to serve and nobody to tell.
@@ -109,13 +115,13 @@ export function createProxyGate(options: ProxyGateOptions): ProxyGate {
     };
     const timer = setTimeout(() => {
       finish();
-      const what = reader === null ? 'its first bytes' : 'a complete header';
+      if (socket.destroyed) return;
+      const what = fromProxy ? 'a complete header' : 'its first bytes';
       refuse(socket, peer, 'proxy-invalid', new ProxyProtocolError('timeout', `${peer.address} sent no ${what} within ${headerTimeout} s`), onRefused);
     }, headerTimeout * 1000);
     socket.on('data', onData);
     socket.on('end', onGone);
     socket.on('error', onGone);
-    socket.on('close', onGone);
   };
 }
 
@@ -123,16 +129,4 @@ function refuse(socket: Socket, peer: { address: string; port: number }, reason:
   // RST: the peer learns at once and no TIME_WAIT is left here.
   socket.resetAndDestroy();
   onRefused(peer, reason, error);
-}
-
-/**
- * Passes the socket on with `rest` (the first of the application's bytes) back in front of
- * whatever comes next. It is left paused, so those bytes wait for the next reader instead of
- * being emitted to nobody: `pass` resumes it once its reader is attached (node:net), or hands
- * it to a TLS socket, which reads the buffered bytes itself and takes the stream over.
- */
-function handOn(socket: Socket, rest: Buffer, peer: { address: string; port: number; proxy?: ProxyInfo }, pass: (socket: Socket, peer: AcceptedPeer) => void): void {
-  socket.pause();
-  if (rest.length > 0) socket.unshift(rest);
-  pass(socket, { address: peer.address, port: peer.port, proxy: peer.proxy ?? null });
 }
