@@ -3,6 +3,7 @@ import type { TlsMaterial } from '../transport/node-tls.js';
 import type { CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
+import type { Delivery, Outgoing } from '../broker/broker-hub.js';
 
 /** What a sub-reactor is told to run. Everything in it survives structured cloning. */
 export interface SubReactorConfig {
@@ -23,7 +24,8 @@ export interface SubReactorConfig {
 /** Supervisor to sub-reactor. */
 export type ToReactor =
   | { t: 'start'; config: SubReactorConfig }
-  | { t: 'broadcast'; payload: Uint8Array | string }
+  /** For this reactor's own connections: a broadcast, a topic's messages, a direct send. */
+  | Delivery
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
   | { t: 'reloadTls'; tls: TlsMaterial }
@@ -37,6 +39,7 @@ export type FromReactor =
   | { t: 'failed'; message: string; code: string | undefined }
   /** An uncaught exception is ending this reactor (processes: a thread's error reaches the supervisor by itself). */
   | { t: 'fatal'; name: string; message: string; stack: string | undefined }
-  | { t: 'broadcast'; payload: Uint8Array | string }
+  /** For everyone else (broadcast, publish, sendTo), and this reactor's topic membership. */
+  | Outgoing
   | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
   | { t: 'stopped' };

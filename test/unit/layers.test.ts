@@ -19,6 +19,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   proxy: ['core'],
   net: ['core', 'transport', 'callbacks'],
   server: ['core', 'transport', 'net', 'pool', 'proxy', 'callbacks'],
+  broker: ['core', 'server'],
 };
 
 /** The folder (or root file, without extension) under src/ that a relative import lands in. */
