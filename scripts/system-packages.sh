@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests (or the benchmarks) need, where they are missing:
-#   test:  openssl (certificates for the TLS suite), python3 (the Python clients), haproxy (the proxy suite)
+#   test:  openssl (certificates for the TLS suite), python3 (the Python clients), haproxy (the proxy
+#          and cluster suites), redis-server (the cluster suite's broker)
 #   bench: gcc and libssl-dev (the C load generator, plaintext and TLS)
 # As root with apt-get: `apt-get update` once, then `apt-get install -y`. Otherwise it says
 # what to install and fails, rather than letting a suite fail later for want of a program.
@@ -16,6 +17,7 @@ case "$purpose" in
     need_command openssl openssl
     need_command python3 python3
     need_command haproxy haproxy
+    need_command redis-server redis-server
     ;;
   bench)
     need_command gcc gcc

@@ -15,6 +15,7 @@ import {
   parseBrokerUrl,
   parseConnectionId,
   defaultInstanceId,
+  healthAnswer,
   type Connection,
 } from '../../src/index.js';
 import { Envelope, KIND_BROADCAST, KIND_DIRECT, KIND_PROBE, KIND_TOPIC } from '../../src/broker/envelope.js';
@@ -285,5 +286,20 @@ describe('the pieces of the Redis bus', () => {
     }
     assert.throws(() => new Broker({ url: 'redis://h:1', outboxBytes: 10 }, { instanceId: 'x', reactorCount: 1, maxMessageBytes: 1 }), (err: unknown) => err instanceof InvalidOptionError && err.option === 'broker.outboxBytes');
     assert.throws(() => new Broker({ url: 'redis://h:1', outbox: 1 } as never, { instanceId: 'x', reactorCount: 1, maxMessageBytes: 1 }), /broker\.outbox/);
+  });
+});
+
+describe('/health with a shared broker', () => {
+  const reactors = [
+    { index: 0, serving: true, restarts: 0 },
+    { index: 1, serving: true, restarts: 0 },
+  ];
+  it('is ok only while the broker is up, degraded (200: local delivery goes on) otherwise', () => {
+    assert.deepEqual(healthAnswer({ draining: false, reactors, broker: 'up' }), { status: 200, body: 'ok\n' });
+    assert.deepEqual(healthAnswer({ draining: false, reactors, broker: 'down' }), { status: 200, body: 'degraded: broker down\n' });
+    assert.deepEqual(healthAnswer({ draining: false, reactors, broker: 'connecting' }), { status: 200, body: 'degraded: broker connecting\n' });
+    assert.deepEqual(healthAnswer({ draining: false, reactors: [reactors[0]!, { index: 1, serving: false, restarts: 1 }], broker: 'down' }), { status: 200, body: 'degraded: reactor 1 down, broker down\n' });
+    assert.deepEqual(healthAnswer({ draining: false, reactors: reactors.map((r) => ({ ...r, serving: false })), broker: 'up' }).status, 503);
+    assert.deepEqual(healthAnswer({ draining: true, reactors, broker: 'down' }), { status: 503, body: 'draining\n' });
   });
 });
