@@ -14,6 +14,7 @@ import { DescriptorGuard } from '../net/descriptor-guard.js';
 import { DescriptorLimitError, InvalidOptionError, PayloadTooLargeError, ServerStateError } from '../core/errors.js';
 import { defaultInstanceId, parseConnectionId, requireInstanceId } from '../core/connection-id.js';
 import { requireTopic, type BrokerLink } from './broker-link.js';
+import { TopicMembers } from './topic-members.js';
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
@@ -152,9 +153,6 @@ function warn(_conn: unknown, error: Error): void {
   process.emitWarning(error);
 }
 
-/** The topics of a connection that joined none. */
-const NO_TOPICS: ReadonlySet<string> = new Set();
-
 /** At most one DescriptorLimitError report per this many ms. */
 const DESCRIPTOR_REPORT_MS = 1000;
 
@@ -192,9 +190,11 @@ export class NetServer<T = unknown> {
   private readonly idStep: number;
   /** Where broadcasts, publishes and direct sends for other reactors and instances go; null alone. */
   private broker: BrokerLink | null = null;
-  /** Each topic's members on this reactor, and each member's topics (only connections that joined one). */
-  private readonly topicMembers = new Map<string, Set<Connection<T>>>();
-  private readonly memberships = new Map<Connection<T>, Set<string>>();
+  /** Each topic's members on this reactor; the broker hears when a topic gets its first or loses its last. */
+  private readonly members = new TopicMembers<Connection<T>>(
+    (topic) => this.broker?.subscribe(topic),
+    (topic) => this.broker?.unsubscribe(topic),
+  );
   private readonly observers: ServerObserver[] = [];
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
@@ -235,9 +235,12 @@ export class NetServer<T = unknown> {
       connectionClosed: (conn, reason) => this.connectionClosed(conn, reason),
       connectionError: (conn, error) => this.connectionError(conn, error),
       instanceId: this.instanceId,
-      joinTopic: (conn, topic) => this.joinTopic(conn, topic),
-      leaveTopic: (conn, topic) => this.leaveTopic(conn, topic),
-      topicsOf: (conn) => this.memberships.get(conn) ?? NO_TOPICS,
+      joinTopic: (conn, topic) => {
+        requireTopic(topic);
+        return conn.isOpen && this.members.join(conn, topic);
+      },
+      leaveTopic: (conn, topic) => this.members.leave(conn, topic),
+      topicsOf: (conn) => this.members.topicsOf(conn),
     };
     this.listener = this.transport.createListener(
       { ...this.options, proxy: this.proxyGateOptions() },
@@ -362,7 +365,7 @@ export class NetServer<T = unknown> {
 
   /** Sends `payload` to the members of `topic` on this reactor only, except `except`. */
   publishLocal(topic: string, payload: Payload, except?: Connection<T>): number {
-    const members = this.topicMembers.get(topic);
+    const members = this.members.membersOf(topic);
     if (members === undefined) return 0;
     let sent = 0;
     for (const conn of members) {
@@ -408,7 +411,7 @@ export class NetServer<T = unknown> {
 
   /** The topics with members on this reactor. */
   topics(): IterableIterator<string> {
-    return this.topicMembers.keys();
+    return this.members.topics();
   }
 
   /**
@@ -417,7 +420,7 @@ export class NetServer<T = unknown> {
    */
   attachBroker(link: BrokerLink): void {
     this.broker = link;
-    for (const topic of this.topicMembers.keys()) link.subscribe(topic);
+    for (const topic of this.members.topics()) link.subscribe(topic);
   }
 
   /** @internal @deprecated see attachBroker */
@@ -431,53 +434,9 @@ export class NetServer<T = unknown> {
     if (bytes > this.options.maxMessageBytes) throw new PayloadTooLargeError(bytes, this.options.maxMessageBytes);
   }
 
-  private joinTopic(conn: Connection<T>, topic: string): boolean {
-    requireTopic(topic);
-    if (!conn.isOpen) return false;
-    let topics = this.memberships.get(conn);
-    if (topics === undefined) {
-      topics = new Set();
-      this.memberships.set(conn, topics);
-    }
-    if (topics.has(topic)) return false;
-    topics.add(topic);
-    let members = this.topicMembers.get(topic);
-    if (members === undefined) {
-      members = new Set();
-      this.topicMembers.set(topic, members);
-      this.broker?.subscribe(topic);
-    }
-    members.add(conn);
-    return true;
-  }
-
-  private leaveTopic(conn: Connection<T>, topic: string): boolean {
-    const topics = this.memberships.get(conn);
-    if (topics === undefined || !topics.delete(topic)) return false;
-    if (topics.size === 0) this.memberships.delete(conn);
-    this.removeMember(conn, topic);
-    return true;
-  }
-
-  private removeMember(conn: Connection<T>, topic: string): void {
-    const members = this.topicMembers.get(topic);
-    if (members === undefined) return;
-    members.delete(conn);
-    if (members.size === 0) {
-      this.topicMembers.delete(topic);
-      this.broker?.unsubscribe(topic);
-    }
-  }
-
   private connectionClosed(conn: Connection<T>, reason: CloseReason): void {
     this.dispatcher.unregister(conn as Connection<unknown>);
-    if (this.memberships.size > 0) {
-      const topics = this.memberships.get(conn);
-      if (topics !== undefined) {
-        this.memberships.delete(conn);
-        for (const topic of topics) this.removeMember(conn, topic);
-      }
-    }
+    this.members.leaveAll(conn);
     for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
     // The connection is already closed: a failure is surfaced without taking the server down.
