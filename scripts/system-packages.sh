@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests (or the benchmarks) need, where they are missing:
-#   test:  openssl (certificates for the TLS suite), python3 (the Python clients), haproxy (the proxy suite)
-#   bench: gcc and libssl-dev (the C load generator, plaintext and TLS)
+#   test:  openssl (certificates for the TLS suite), python3 (the Python clients), haproxy (the proxy
+#          and cluster suites), redis-server (the cluster suite's broker)
+#   bench: gcc and libssl-dev (the C load generator, plaintext and TLS), redis-server (bench:fanout)
 # As root with apt-get: `apt-get update` once, then `apt-get install -y`. Otherwise it says
 # what to install and fails, rather than letting a suite fail later for want of a program.
 set -euo pipefail
@@ -16,10 +17,12 @@ case "$purpose" in
     need_command openssl openssl
     need_command python3 python3
     need_command haproxy haproxy
+    need_command redis-server redis-server
     ;;
   bench)
     need_command gcc gcc
     need_package libssl-dev
+    need_command redis-server redis-server
     ;;
   *)
     echo "usage: $0 [test|bench]" >&2

@@ -59,12 +59,18 @@ export {
   PoolStateError,
   WorkerCrashError,
   ReactorStartError,
+  PayloadTooLargeError,
   ConfigFileError,
   type ConfigProblem,
 } from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';
-export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type ServerObserver, type Peer, type AddressTracking } from './server/net-server.js';
+export { NetServer, type NetServerOptions, type ServerLifecycle, type GroupLink, type BrokerLink, type ServerObserver, type Peer, type AddressTracking } from './server/net-server.js';
+export type { WirePayload } from './server/broker-link.js';
+export { defaultInstanceId, formatConnectionId, parseConnectionId } from './core/connection-id.js';
+export { Broker, attachBroker, resolveBrokerOptions, DEFAULT_OUTBOX_BYTES, DEFAULT_PROBE_INTERVAL_MS, type BrokerOptions, type BrokerStatus } from './broker/broker.js';
+export { parseBrokerUrl, type BrokerTarget } from './broker/broker-url.js';
+export { MESSAGE_CLASSES, DROP_REASONS, ROUND_TRIP_SECONDS_BUCKETS, type MessageClass, type DropReason, type BusState, type BusStats } from './broker/bus.js';
 export {
   ReactorGroup,
   defaultReactorCount,

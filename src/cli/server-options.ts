@@ -10,6 +10,8 @@ import { formatHostPort } from '../net/host-port.js';
 import { REUSE_PORT_SUPPORT } from '../transport/platform.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
+import { parseBrokerUrl } from '../broker/broker-url.js';
+import { DEFAULT_OUTBOX_BYTES } from '../broker/broker.js';
 import * as parse from './parsers.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
 import { parseSniSpec, settingOfOption, sniFilesOf, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
@@ -38,6 +40,9 @@ export interface StartSettings extends TlsSettings {
   reactorMode: 'auto' | 'threads' | 'processes';
   app?: string;
   appExport: string;
+  broker: string;
+  brokerOutbox: number;
+  instanceId?: string;
   idleTimeout: number;
   checkInterval: number;
   codec: CodecName;
@@ -114,6 +119,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'reactorMode', flags: '--reactor-mode <mode>', env: 'REACTOR_REACTOR_MODE', description: `with --workers > 1: threads (SO_REUSEPORT: ${REUSE_PORT_SUPPORT}), processes (cluster, round-robin), or auto`, parse: parse.choice(REACTOR_MODES), default: 'auto', schema: (z) => z.enum(REACTOR_MODES) },
   { key: 'app', flags: '--app <module>', env: 'REACTOR_APP', description: 'application module every reactor runs (default: the echo)', schema: name },
   { key: 'appExport', flags: '--app-export <name>', env: 'REACTOR_APP_EXPORT', description: 'the export of --app to use', default: 'default', schema: name },
+  { key: 'broker', flags: '--broker <url>', env: 'REACTOR_BROKER', description: "how broadcasts, topics and direct sends reach other reactors and instances: 'local' (this instance) or redis://HOST:PORT[/DB] (every instance on that Redis)", default: 'local', schema: name },
+  { key: 'brokerOutbox', flags: '--broker-outbox <bytes>', env: 'REACTOR_BROKER_OUTBOX', description: 'messages for other instances that may wait while Redis is unreachable; past it the oldest are dropped', parse: parse.bytes, default: DEFAULT_OUTBOX_BYTES, schema: byteSize },
+  { key: 'instanceId', flags: '--instance-id <id>', env: 'REACTOR_INSTANCE_ID', description: "this instance's name among those sharing a broker, in every connection's globalId (default: host name and process id)", schema: name },
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },
   { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: (z) => z.number().positive() },
   { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: (z) => z.enum(CODEC_NAMES) },
@@ -203,6 +211,7 @@ export function serverOptions(settings: StartSettings): ReactorServerOptions & {
     trustedProxies: settings.trustedProxies === undefined ? [] : settings.trustedProxies.split(',').map((entry) => entry.trim()),
     proxyHeaderTimeout: settings.proxyHeaderTimeout,
     maxProxyHeaderBytes: settings.maxProxyHeaderBytes,
+    ...(settings.instanceId === undefined ? {} : { instanceId: settings.instanceId }),
     ...(settings.taskWorkers === 0 ? {} : { taskWorkers: settings.taskWorkers }),
     ...(settings.taskModule === undefined ? {} : { taskModule: settings.taskModule, taskExport: settings.taskExport }),
     ...tlsOf(settings),
@@ -293,6 +302,10 @@ export function checkSettings(settings: StartSettings): ConfigProblem[] {
       if (tls !== undefined) createTlsContext(tls);
     }),
     problemOf(() => checkMetricsEndpoint(settings)),
+    problemOf(() => {
+      parseBrokerUrl(settings.broker);
+      requireInteger('brokerOutbox', settings.brokerOutbox, 1024, Number.MAX_SAFE_INTEGER);
+    }),
   ]
     .filter((problem): problem is ConfigProblem => problem !== null)
     // An unreadable TLS file fails both the server options and the material check: say it once.

@@ -11,6 +11,8 @@ import { Shutdown } from './shutdown.js';
 import { releaseHangup } from './early-signals.js';
 import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
 import type { TlsOptions } from '../transport/node-tls.js';
+import { Broker, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
+import { parseBrokerUrl } from '../broker/broker-url.js';
 
 interface Running {
   shape: string;
@@ -21,23 +23,55 @@ interface Running {
   reloadTls(material: TlsOptions): void;
 }
 
+/**
+ * The broker settings as BrokerOptions, logging each change of the connection's state: a
+ * `down` once per outage (with why), `up` when it is back. Undefined for the local broker.
+ */
+function brokerOptions(settings: StartSettings, logger: Logger): BrokerOptions | undefined {
+  const target = parseBrokerUrl(settings.broker);
+  if (target.kind === 'local') return undefined;
+  return {
+    url: target.url,
+    outboxBytes: settings.brokerOutbox,
+    onStateChange: (state, err) => {
+      if (state === 'down') logger.error({ broker: target.display, err }, 'broker down: messages for other instances wait in the outbox, then are dropped; local delivery goes on');
+      else logger.info({ broker: target.display, state }, `broker ${state}`);
+    },
+  };
+}
+
 async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shutdown): Promise<Running> {
   // One reactor: the application runs right here, on this process's event loop.
   const app: Application = await loadApplication(settings.app ?? null, serverOptions(settings), settings.appExport);
   app.server.addObserver(loggingObserver(logger));
   shutdown.add(() => app.stop());
+  // With a shared broker, this process is the instance's hub; the local broker needs none.
+  const sharing = brokerOptions(settings, logger);
+  const broker = sharing === undefined ? null : new Broker(sharing, { instanceId: app.server.instanceId, reactorCount: 1, maxMessageBytes: app.server.options.maxMessageBytes });
+  if (broker !== null) {
+    broker.attachServer(app.server);
+    broker.start();
+    // After the server: what it sends while draining still goes out.
+    shutdown.add(() => broker.stop());
+  }
   const address = await app.start();
   const lag = eventLoopLagMeter();
+  const metrics = serverMetricsSource(app.server, lag);
   return {
-    shape: '1 reactor',
+    shape: broker === null ? '1 reactor' : `1 reactor, instance ${app.server.instanceId}`,
     address,
-    metrics: serverMetricsSource(app.server, lag),
-    stop: () => app.stop().finally(() => lag.stop()),
+    metrics: broker === null ? metrics : withBroker(metrics, () => broker.status()),
+    stop: () =>
+      app
+        .stop()
+        .then(() => broker?.stop())
+        .finally(() => lag.stop()),
     reloadTls: (material) => app.server.reloadTls(material),
   };
 }
 
 async function runGroup(settings: StartSettings, count: number, logger: Logger, shutdown: Shutdown): Promise<Running> {
+  const sharing = brokerOptions(settings, logger);
   const group = new ReactorGroup({
     ...serverOptions(settings),
     workers: count,
@@ -45,6 +79,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
     app: settings.app,
     appExport: settings.appExport,
     logLevel: settings.logLevel,
+    ...(sharing === undefined ? {} : { broker: sharing }),
     onReactorExit: (reactor, exit) =>
       logger.error(
         { reactor: reactor.index, kind: reactor.kind, id: reactor.id, code: exit.code, err: exit.error, failures: exit.failures, restartInMs: exit.restartInMs },
@@ -53,18 +88,29 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
   });
   shutdown.add(() => group.stop());
   const address = await group.start();
+  const metrics: MetricsSource = {
+    sample: async () => (await group.stats()).reactors.map((r) => ({ reactor: r.reactor.index, stats: r.stats, eventLoopLagSeconds: r.eventLoopLagSeconds })),
+    health: () => ({
+      draining: !group.isRunning,
+      reactors: group.status().map((slot, i) => ({ index: slot.index, serving: slot.state === 'serving', restarts: group.reactors[i]?.restarts ?? 0 })),
+    }),
+  };
+  const shared = group.brokerStatus().kind !== 'local';
   return {
-    shape: `${count} reactors on ${group.mode}`,
+    shape: `${count} reactors on ${group.mode}${shared ? `, instance ${group.instanceId}` : ''}`,
     address,
-    metrics: {
-      sample: async () => (await group.stats()).reactors.map((r) => ({ reactor: r.reactor.index, stats: r.stats, eventLoopLagSeconds: r.eventLoopLagSeconds })),
-      health: () => ({
-        draining: !group.isRunning,
-        reactors: group.status().map((slot, i) => ({ index: slot.index, serving: slot.state === 'serving', restarts: group.reactors[i]?.restarts ?? 0 })),
-      }),
-    },
+    metrics: shared ? withBroker(metrics, () => group.brokerStatus()) : metrics,
     stop: () => group.stop(),
     reloadTls: (material) => group.reloadTls(material),
+  };
+}
+
+/** A metrics source that also reports the shared broker (its series, and its state in /health). */
+function withBroker(source: MetricsSource, status: () => BrokerStatus): MetricsSource {
+  return {
+    ...source,
+    broker: status,
+    health: () => ({ ...source.health(), broker: status().bus?.state ?? 'up' }),
   };
 }
 

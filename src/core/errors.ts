@@ -253,6 +253,23 @@ export class ReactorStartError extends ReactorError {
   }
 }
 
+// --- Broker ------------------------------------------------------------------------------
+
+/**
+ * A broadcast, topic publish or direct send larger than `maxMessageBytes`: nothing was sent,
+ * to no one. The same limit bounds what crosses between reactors and instances.
+ */
+export class PayloadTooLargeError extends ReactorError {
+  static readonly code = 'ERR_PAYLOAD_TOO_LARGE';
+
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(PayloadTooLargeError.code, `a ${bytes}-byte payload exceeds maxMessageBytes (${limit}): not sent`);
+  }
+}
+
 // --- Client ------------------------------------------------------------------------------
 
 /** A request got no reply in time; the client connection stays usable. */

@@ -17,3 +17,12 @@ export function flattenPayload(payload: Payload): Uint8Array | string {
   }
   return out;
 }
+
+/** How many bytes `payload` is on the wire, before any framing (a string counts as UTF-8). */
+export function payloadByteLength(payload: Payload): number {
+  if (typeof payload === 'string') return Buffer.byteLength(payload);
+  if (payload instanceof Uint8Array) return payload.length;
+  let bytes = 0;
+  for (const part of payload) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+  return bytes;
+}

@@ -4,6 +4,7 @@ import type { ActivityClock } from '../core/activity-clock.js';
 import type { CloseReason, ServerCallbacks } from '../callbacks.js';
 import type { Codec, Decoder, MessageSink, Payload } from './codec.js';
 import { OutputOverflowError } from '../core/errors.js';
+import { formatConnectionId } from '../core/connection-id.js';
 import { callHandler, isThenable, settleHandler } from './handler-call.js';
 import type { InputBudget, InputClaim } from './input-budget.js';
 import type { TlsInfo, TransportDriver, TransportSink } from '../transport/transport.js';
@@ -32,6 +33,14 @@ export interface ConnectionHost<T> {
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
   /** Called at most once per connection, with the first error it met. */
   connectionError(conn: Connection<T>, error: Error): void;
+  /** This instance's id, the first part of every `globalId`. */
+  readonly instanceId: string;
+  /** Adds `conn` to `topic`'s members; false when it already was one or is not open. */
+  joinTopic(conn: Connection<T>, topic: string): boolean;
+  /** Removes `conn` from `topic`'s members; false when it was none. */
+  leaveTopic(conn: Connection<T>, topic: string): boolean;
+  /** The topics `conn` is a member of. */
+  topicsOf(conn: Connection<T>): ReadonlySet<string>;
 }
 
 /** Lifecycle: open -> closing (flushing or destroying) -> closed. Never backwards. */
@@ -154,6 +163,37 @@ export class Connection<T = unknown> implements MessageSink, TransportSink, Shap
   /** What the TLS handshake settled (protocol, cipher, ALPN, server name, client certificate); null without TLS. */
   get tls(): TlsInfo | null {
     return this.host.transport.tlsInfo?.(this.rawSocket) ?? null;
+  }
+
+  /**
+   * This connection's id across every reactor and instance: `INSTANCE:ID`, the server's
+   * `instanceId` and `id`. What `server.sendTo()` takes, from any instance.
+   */
+  get globalId(): string {
+    return formatConnectionId(this.host.instanceId, this.id);
+  }
+
+  /**
+   * Makes this connection a member of `topic`: `server.publish(topic, ...)` on any reactor of
+   * any instance reaches it, until `leave(topic)` or its close.
+   * @returns false when it already was a member, or is no longer open
+   * @throws InvalidOptionError (option `topic`) for an empty topic or one over 1024 characters
+   */
+  join(topic: string): boolean {
+    return this.host.joinTopic(this, topic);
+  }
+
+  /**
+   * Ends this connection's membership of `topic`.
+   * @returns false when it was no member
+   */
+  leave(topic: string): boolean {
+    return this.host.leaveTopic(this, topic);
+  }
+
+  /** The topics this connection is a member of (empty once it has closed). */
+  get topics(): ReadonlySet<string> {
+    return this.host.topicsOf(this);
   }
 
   /** `open` until a close starts, `closing` while it completes, then `closed`. */

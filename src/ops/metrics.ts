@@ -9,6 +9,8 @@ import type { NetServer } from '../server/net-server.js';
 import { HANDSHAKE_SECONDS_BUCKETS } from '../core/tls-stats.js';
 import type { HandshakeFailure } from '../transport/transport.js';
 import { registerPrecountedHistogram } from './histogram-metric.js';
+import type { BrokerStatus } from '../broker/broker.js';
+import { registerBrokerMetrics } from './broker-metrics.js';
 
 const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
@@ -26,6 +28,8 @@ export interface HealthReport {
   draining: boolean;
   /** Every reactor slot, serving or not (down, waiting to be replaced, or starting). */
   reactors: { index: number; serving: boolean; restarts: number }[];
+  /** With a shared broker: its connection state (`up`, `connecting`, `down`, `stopped`). */
+  broker?: string;
 }
 
 /** Where the metrics come from: read at scrape time, so serving costs nothing extra. */
@@ -34,6 +38,8 @@ export interface MetricsSource {
   health(): HealthReport;
   /** Present when the server serves TLS: its material reloads so far. */
   tlsReloads?(): { succeeded: number; failed: number };
+  /** Present with a shared broker: its state and counters. */
+  broker?(): BrokerStatus;
 }
 
 /** Every handshake failure reason, so each series exists (at 0) before the first failure. */
@@ -156,6 +162,7 @@ export function createRegistry(source: MetricsSource): Registry {
     },
   });
   if (source.tlsReloads !== undefined) registerTlsMetrics(registry, source.tlsReloads, sample);
+  if (source.broker !== undefined) registerBrokerMetrics(registry, source.broker);
   return registry;
 }
 
@@ -256,15 +263,20 @@ export function serverMetricsSource(server: NetServer<unknown>, lag: { mean(): n
 
 /**
  * What /health answers: 200 `ok` when every reactor serves; 200 `degraded` (naming the reactors
- * down) while some serve, so a load balancer keeps sending what they can take; 503 `down`
- * when none serves, 503 `draining` while stopping.
+ * down, and a shared broker that is not up) while some serve, so a load balancer keeps sending
+ * what they can take; 503 `down` when none serves, 503 `draining` while stopping.
  */
 export function healthAnswer(report: HealthReport): { status: number; body: string } {
   if (report.draining) return { status: 503, body: 'draining\n' };
   const down = report.reactors.filter((slot) => !slot.serving).map((slot) => slot.index);
-  if (down.length === 0) return { status: 200, body: 'ok\n' };
-  if (down.length === report.reactors.length) return { status: 503, body: `down: no reactor serving (reactors ${down.join(', ')} down)\n` };
-  return { status: 200, body: `degraded: reactor${down.length > 1 ? 's' : ''} ${down.join(', ')} down\n` };
+  if (down.length > 0 && down.length === report.reactors.length) return { status: 503, body: `down: no reactor serving (reactors ${down.join(', ')} down)\n` };
+  // Local delivery goes on without the broker: this instance still serves its own clients.
+  const problems = [
+    ...(down.length === 0 ? [] : [`reactor${down.length > 1 ? 's' : ''} ${down.join(', ')} down`]),
+    ...(report.broker === undefined || report.broker === 'up' ? [] : [`broker ${report.broker}`]),
+  ];
+  if (problems.length === 0) return { status: 200, body: 'ok\n' };
+  return { status: 200, body: `degraded: ${problems.join(', ')}\n` };
 }
 
 export interface MetricsServer {

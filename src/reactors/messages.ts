@@ -11,6 +11,7 @@ import type { AdmissionAnswers, AdmissionOps } from '../admission/remote-limiter
  * or (processes share no memory) the supervisor, asked per new connection.
  */
 export type AdmissionLink = { kind: 'shared'; table: AddressTableState } | { kind: 'supervisor'; countsConnections: boolean };
+import type { Delivery, Outgoing } from '../broker/broker-hub.js';
 
 /** What a sub-reactor is told to run. Everything in it survives structured cloning. */
 export interface SubReactorConfig {
@@ -33,7 +34,8 @@ export interface SubReactorConfig {
 /** Supervisor to sub-reactor. */
 export type ToReactor =
   | { t: 'start'; config: SubReactorConfig }
-  | { t: 'broadcast'; payload: Uint8Array | string }
+  /** For this reactor's own connections: a broadcast, a topic's messages, a direct send. */
+  | Delivery
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
   | { t: 'reloadTls'; tls: TlsMaterial }
@@ -49,7 +51,8 @@ export type FromReactor =
   | { t: 'failed'; message: string; code: string | undefined }
   /** An uncaught exception is ending this reactor (processes: a thread's error reaches the supervisor by itself). */
   | { t: 'fatal'; name: string; message: string; stack: string | undefined }
-  | { t: 'broadcast'; payload: Uint8Array | string }
+  /** For everyone else (broadcast, publish, sendTo), and this reactor's topic membership. */
+  | Outgoing
   | { t: 'stats'; requestId: number; stats: LoopStats; eventLoopLagSeconds: number }
   /**
    * Questions (may a new connection from this address be served?) and releases (an admitted

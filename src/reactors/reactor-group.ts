@@ -2,9 +2,13 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
-import { InvalidOptionError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
+import { InvalidOptionError, PayloadTooLargeError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
 import { REUSE_PORT_SUPPORT, supportsReusePort } from '../transport/platform.js';
-import { flattenPayload, type Payload } from '../core/payload.js';
+import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
+import { defaultInstanceId, parseConnectionId } from '../core/connection-id.js';
+import { Broker, resolveBrokerOptions, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
+import { FROM_GROUP } from '../broker/broker-hub.js';
+import { requireTopic } from '../server/broker-link.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
@@ -55,6 +59,12 @@ export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' 
   onReactorExit?: (reactor: ReactorInfo, exit: ReactorExit) => void;
   /** How soon a slot whose reactors keep dying is tried again. */
   restartBackoff?: Partial<RestartBackoff>;
+  /**
+   * How broadcasts, topic publishes and direct sends travel beyond one reactor: `local`
+   * (default: between this group's reactors) or `redis://HOST:PORT[/DB]` (every instance on
+   * that Redis), or BrokerOptions. Every instance sharing a Redis needs its own `instanceId`.
+   */
+  broker?: string | BrokerOptions;
 }
 
 /** What `onReactorExit` learns about one reactor's end. */
@@ -161,7 +171,7 @@ export function reactorCountRange(): string {
 /** Every option a ReactorGroup takes: a ReactorServer's, less what the group sets itself, and its own. */
 const GROUP_OPTION_NAMES: readonly string[] = [
   ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort' && name !== 'transport'),
-  ...Object.keys({ workers: true, app: true, appExport: true, reactorMode: true, logLevel: true, onReactorExit: true, restartBackoff: true } satisfies Record<
+  ...Object.keys({ workers: true, app: true, appExport: true, reactorMode: true, logLevel: true, onReactorExit: true, restartBackoff: true, broker: true } satisfies Record<
     Exclude<keyof ReactorGroupOptions, keyof ReactorServerOptions>,
     true
   >),
@@ -176,8 +186,9 @@ const GROUP_OPTION_NAMES: readonly string[] = [
 export function resolveGroupOptions(options: ReactorGroupOptions): { size: number; mode: ReactorMode; backoff: RestartBackoff } {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, GROUP_OPTION_NAMES);
-  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, restartBackoff, ...serverOptions } = options;
+  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, restartBackoff, broker, ...serverOptions } = options;
   const backoff = resolveBackoff(restartBackoff);
+  resolveBrokerOptions(broker);
   if (workers !== 'auto' && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > maxReactorCount())) {
     throw new InvalidOptionError('workers', `must be 'auto' or ${reactorCountRange()}, got ${describeValue(workers)}`);
   }
@@ -232,6 +243,11 @@ export class ReactorGroup {
   private readonly backoff: RestartBackoff;
   /** The per-address limits of every reactor together, when set: shared memory (threads) or kept here (processes). */
   private readonly addressTable: AddressTable | null;
+  /** Routes broadcasts, publishes and direct sends between the reactors, and to other instances. */
+  private readonly broker: Broker;
+  /** This instance's id, shared by every reactor: the first part of each `conn.globalId`. */
+  readonly instanceId: string;
+  private readonly maxMessageBytes: number;
 
   /**
    * Checks the options (see `resolveGroupOptions`); starts nothing until `start()`.
@@ -239,7 +255,10 @@ export class ReactorGroup {
    */
   constructor(private readonly options: ReactorGroupOptions = {}) {
     ({ size: this.size, mode: this.mode, backoff: this.backoff } = resolveGroupOptions(options));
-    const { workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, ...serverOptions } = options;
+    const { workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, broker, ...serverOptions } = options;
+    this.instanceId = serverOptions.instanceId ?? defaultInstanceId();
+    this.maxMessageBytes = serverOptions.maxMessageBytes ?? DEFAULT_OPTIONS.maxMessageBytes;
+    this.broker = new Broker(broker, { instanceId: this.instanceId, reactorCount: this.size, maxMessageBytes: this.maxMessageBytes });
     const taskModule = serverOptions.taskModule === undefined ? undefined : moduleUrl(serverOptions.taskModule);
     const limits = addressLimitsOf({
       ...DEFAULT_OPTIONS,
@@ -252,7 +271,7 @@ export class ReactorGroup {
       appExport,
       logLevel,
       admission: this.admissionLink(),
-      options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads' },
+      options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads', instanceId: this.instanceId },
     };
   }
 
@@ -263,6 +282,7 @@ export class ReactorGroup {
   async start(): Promise<AddressInfo> {
     if (this.state !== 'new') throw new ServerStateError(`start() called on a group that is ${this.state}`);
     this.state = 'starting';
+    this.broker.start();
     try {
       const host = this.config.options.host ?? DEFAULT_OPTIONS.host;
       const port = this.config.options.port ?? DEFAULT_OPTIONS.port;
@@ -342,10 +362,45 @@ export class ReactorGroup {
     for (const slot of this.slots) if (slot.ready) slot.link.send({ t: 'reloadTls', tls });
   }
 
-  /** Sends `payload` to every connection on every reactor. */
+  /**
+   * Sends `payload` to every connection on every reactor and, with a shared broker, every instance.
+   * @throws PayloadTooLargeError over `maxMessageBytes`
+   */
   broadcast(payload: Payload): void {
-    const message = { t: 'broadcast' as const, payload: flattenPayload(payload) };
-    for (const slot of this.slots) if (slot.ready) slot.link.send(message);
+    this.checkPayload(payload);
+    this.broker.hub.fromReactor(FROM_GROUP, { t: 'broadcast', payload: flattenPayload(payload) });
+  }
+
+  /**
+   * Sends `payload` to the members of `topic` on every reactor and, with a shared broker, every instance.
+   * @throws InvalidOptionError (option `topic`); PayloadTooLargeError over `maxMessageBytes`
+   */
+  publish(topic: string, payload: Payload): void {
+    requireTopic(topic);
+    this.checkPayload(payload);
+    this.broker.hub.fromReactor(FROM_GROUP, { t: 'publish', topic, payload: flattenPayload(payload) });
+  }
+
+  /**
+   * Sends `payload` to one connection, by its `globalId` (`INSTANCE:ID`) or, on this instance, its `id`.
+   * At most once: a connection that is gone drops it.
+   * @throws InvalidOptionError (option `connectionId`); PayloadTooLargeError over `maxMessageBytes`
+   */
+  sendTo(connectionId: string | number, payload: Payload): void {
+    const { instanceId, id } = typeof connectionId === 'number' ? { instanceId: this.instanceId, id: connectionId } : parseConnectionId(connectionId);
+    if (!Number.isSafeInteger(id) || id < 1) throw new InvalidOptionError('connectionId', `must be a connection's globalId (INSTANCE:ID) or a number, got ${id}`);
+    this.checkPayload(payload);
+    this.broker.hub.fromReactor(FROM_GROUP, { t: 'sendTo', instance: instanceId, id, payload: flattenPayload(payload) });
+  }
+
+  /** The broker's kind, connection state and counters. */
+  brokerStatus(): BrokerStatus {
+    return this.broker.status();
+  }
+
+  private checkPayload(payload: Payload): void {
+    const bytes = payloadByteLength(payload);
+    if (bytes > this.maxMessageBytes) throw new PayloadTooLargeError(bytes, this.maxMessageBytes);
   }
 
   /** Counters of every reactor and their sum. Reactors that do not answer in time are left out. */
@@ -366,6 +421,7 @@ export class ReactorGroup {
     if (slot === undefined) throw new RangeError(`no sub-reactor ${index}`);
     const replaced = new Promise<AddressInfo>((resolve, reject) => slot.waiters.push({ resolve, reject }));
     slot.ready = false;
+    this.broker.hub.detach(slot.index);
     slot.link.terminate();
     await replaced;
     return this.info(slot);
@@ -439,6 +495,9 @@ export class ReactorGroup {
       case 'ready':
         slot.ready = true;
         slot.readyAt = performance.now();
+        this.broker.hub.attach(slot.index, (delivery) => {
+          if (slot.link === link && slot.ready) link.send(delivery);
+        });
         for (const waiter of slot.waiters.splice(0)) waiter.resolve({ address: message.address, family: message.family, port: message.port });
         break;
       case 'failed': {
@@ -453,7 +512,11 @@ export class ReactorGroup {
       case 'fatal':
         break;
       case 'broadcast':
-        for (const other of this.slots) if (other !== slot && other.ready) other.link.send(message);
+      case 'publish':
+      case 'sendTo':
+      case 'subscribe':
+      case 'unsubscribe':
+        this.broker.hub.fromReactor(slot.index, message);
         break;
       case 'stats':
         this.statsRequests.get(message.requestId)?.(message.stats, message.eventLoopLagSeconds);
@@ -474,6 +537,8 @@ export class ReactorGroup {
     slot.ready = false;
     // Whatever it still held open is gone with it; its replacement starts from nothing.
     this.addressTable?.releaseReactor(slot.index);
+    // Its connections, and with them its topic memberships, are gone.
+    this.broker.hub.detach(slot.index);
     const error = fatal ?? slot.startError;
     slot.startError = undefined;
     if (this.state !== 'running') {
@@ -525,6 +590,8 @@ export class ReactorGroup {
       for (const waiter of slot.waiters.splice(0)) waiter.reject(stopped);
     }
     await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link, this.stopRequest!)));
+    // After the reactors: what they sent while draining still goes out.
+    await this.broker.stop();
     this.state = 'stopped';
   }
 

@@ -13,6 +13,7 @@ import { eventLoopLagMeter } from '../ops/metrics.js';
 import { AddressTable } from '../admission/address-table.js';
 import { tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
 import { RemoteLimiter } from '../admission/remote-limiter.js';
+import { deliverTo } from '../broker/deliver.js';
 
 interface Channel {
   send(message: FromReactor): void;
@@ -70,7 +71,16 @@ async function start(config: SubReactorConfig): Promise<void> {
     const loaded = await loadApplication(config.app, { ...config.options, idStart, idStep: config.count }, config.appExport);
     if (stopRequested) return;
     app = loaded;
-    app.server.attachGroup({ broadcast: (payload) => channel.send({ t: 'broadcast', payload }), limiter: limiterOf(config) });
+    // What is for other reactors and instances goes to the supervisor's broker hub.
+    app.server.attachBroker({
+      broadcast: (payload) => channel.send({ t: 'broadcast', payload }),
+      publish: (topic, payload) => channel.send({ t: 'publish', topic, payload }),
+      sendTo: (instance, id, payload) => channel.send({ t: 'sendTo', instance, id, payload }),
+      subscribe: (topic) => channel.send({ t: 'subscribe', topic }),
+      unsubscribe: (topic) => channel.send({ t: 'unsubscribe', topic }),
+    });
+    const limiter = limiterOf(config);
+    if (limiter !== undefined) app.server.attachLimiter(limiter);
     if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
     const address = await app.start();
     if (!stopRequested) channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
@@ -103,7 +113,9 @@ channel.onMessage((message) => {
       starting = start(message.config);
       break;
     case 'broadcast':
-      app?.server.broadcastLocal(message.payload);
+    case 'publish':
+    case 'sendTo':
+      if (app !== null) deliverTo(app.server, message);
       break;
     case 'stats':
       if (app !== null) channel.send({ t: 'stats', requestId: message.requestId, stats: app.server.stats, eventLoopLagSeconds: lag.mean() });

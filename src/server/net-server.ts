@@ -8,11 +8,14 @@ import type { AcceptedPeer, ProxyGateOptions, ProxyInfo } from '../transport/pro
 import { CidrList } from '../net/cidr-list.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
-import { flattenPayload, type Payload } from '../core/payload.js';
+import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
 import { DescriptorGuard } from '../net/descriptor-guard.js';
-import { DescriptorLimitError, InputBudgetExceededError, InvalidOptionError, ServerStateError } from '../core/errors.js';
+import { DescriptorLimitError, InputBudgetExceededError, InvalidOptionError, PayloadTooLargeError, ServerStateError } from '../core/errors.js';
 import { InputBudget } from '../net/input-budget.js';
+import { defaultInstanceId, parseConnectionId, requireInstanceId } from '../core/connection-id.js';
+import { requireTopic, type BrokerLink } from './broker-link.js';
+import { TopicMembers } from './topic-members.js';
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
@@ -36,10 +39,15 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   transport?: Transport;
   /** Serve TLS (node:tls) with this material; see TlsOptions. Not together with `transport`. */
   tls?: TlsOptions;
+  /**
+   * This instance's name among the instances that share a broker: the first part of every
+   * `conn.globalId`. 1 to 64 letters, digits, `.`, `_`, `-`. Default: host name and process id.
+   */
+  instanceId?: string;
 }
 
 /** Every option a NetServer takes. */
-export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep', 'transport', 'tls'];
+export const NET_SERVER_OPTION_NAMES: readonly (keyof NetServerOptions)[] = [...SERVER_OPTION_NAMES, 'callbacks', 'idStart', 'idStep', 'transport', 'tls', 'instanceId'];
 
 /** Every callback a server has (the keys of ServerCallbacks). */
 const CALLBACK_NAMES = Object.keys({
@@ -111,8 +119,9 @@ function checkTransport(transport: unknown): void {
 export function resolveNetServerOptions<T>(options: NetServerOptions<T>): ServerOptions {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, NET_SERVER_OPTION_NAMES);
-  const { callbacks = {}, idStart = 1, idStep = 1, transport, tls, ...serverOptions } = options;
+  const { callbacks = {}, idStart = 1, idStep = 1, transport, tls, instanceId, ...serverOptions } = options;
   checkCallbacks(callbacks);
+  if (instanceId !== undefined) requireInstanceId('instanceId', instanceId);
   if (transport !== undefined) checkTransport(transport);
   if (tls !== undefined) {
     if (transport !== undefined) throw new InvalidOptionError('tls', 'cannot be set together with transport (a TLS transport is made from it)');
@@ -123,17 +132,7 @@ export function resolveNetServerOptions<T>(options: NetServerOptions<T>): Server
   return resolveOptions(serverOptions);
 }
 
-/** How a server reaches the other reactors of its group. Set by the group's reactor runtime. */
-export interface GroupLink {
-  /** Delivers `payload` to every connection on the other reactors. */
-  broadcast(payload: Uint8Array | string): void;
-  /**
-   * The group's per-address limits, which count every reactor's connections; without it (or
-   * outside a group) a server with per-address limits keeps a table of its own.
-   */
-  limiter?: AddressLimiter;
-}
-
+export type { BrokerLink, GroupLink } from './broker-link.js';
 /** A client's address and port, as admission control and the connection see them. */
 export interface Peer {
   readonly address: string;
@@ -209,8 +208,17 @@ export class NetServer<T = unknown> {
   private readonly host: ConnectionHost<T>;
   private lifecycle: ServerLifecycle = 'new';
   private nextConnectionId: number;
+  private readonly idStart: number;
   private readonly idStep: number;
-  private group: GroupLink | null = null;
+  /** Where broadcasts, publishes and direct sends for other reactors and instances go; null alone. */
+  private broker: BrokerLink | null = null;
+  /** A group's per-address limits, which count every reactor's connections; null outside a group. */
+  private groupLimiter: AddressLimiter | null = null;
+  /** Each topic's members on this reactor; the broker hears when a topic gets its first or loses its last. */
+  private readonly members = new TopicMembers<Connection<T>>(
+    (topic) => this.broker?.subscribe(topic),
+    (topic) => this.broker?.unsubscribe(topic),
+  );
   private readonly observers: ServerObserver[] = [];
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
@@ -237,7 +245,9 @@ export class NetServer<T = unknown> {
     const { callbacks, idStart = 1, idStep = 1 } = options;
     this.codec = createCodec(this.options);
     this.nextConnectionId = idStart;
+    this.idStart = idStart;
     this.idStep = idStep;
+    this.instanceId = options.instanceId ?? defaultInstanceId();
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
@@ -258,6 +268,13 @@ export class NetServer<T = unknown> {
       spareOutput: null,
       connectionClosed: (conn, reason) => this.connectionClosed(conn, reason),
       connectionError: (conn, error) => this.connectionError(conn, error),
+      instanceId: this.instanceId,
+      joinTopic: (conn, topic) => {
+        requireTopic(topic);
+        return conn.isOpen && this.members.join(conn, topic);
+      },
+      leaveTopic: (conn, topic) => this.members.leave(conn, topic),
+      topicsOf: (conn) => this.members.topicsOf(conn),
     };
     this.listener = this.transport.createListener(
       { ...this.options, proxy: this.proxyGateOptions() },
@@ -269,6 +286,9 @@ export class NetServer<T = unknown> {
 
   /** The wire format in use. */
   readonly codec: Codec;
+
+  /** This instance's id (option `instanceId`): the first part of every `conn.globalId`. */
+  readonly instanceId: string;
 
   /** This loop's counters (the dispatcher's, held here too: connections update them per message). */
   readonly stats: Readonly<LoopStats>;
@@ -353,12 +373,14 @@ export class NetServer<T = unknown> {
   }
 
   /**
-   * Sends `payload` to every open connection except `except`, on this reactor and, in a
-   * ReactorGroup, on every other reactor too.
+   * Sends `payload` to every open connection except `except`: on this reactor and, in a
+   * ReactorGroup, on every other reactor, and with a shared broker on every instance.
    * @returns how many connections of this reactor it was queued on
+   * @throws PayloadTooLargeError over `maxMessageBytes` (nothing is sent)
    */
   broadcast(payload: Payload, except?: Connection<T>): number {
-    if (this.group !== null) this.group.broadcast(flattenPayload(payload));
+    this.checkPayload(payload);
+    if (this.broker !== null) this.broker.broadcast(flattenPayload(payload));
     return this.broadcastLocal(payload, except);
   }
 
@@ -371,14 +393,103 @@ export class NetServer<T = unknown> {
     return sent;
   }
 
-  /** @internal Joins this server to a ReactorGroup. */
-  attachGroup(link: GroupLink): void {
-    this.group = link;
+  /**
+   * Sends `payload` to every member of `topic` (see `conn.join()`) except `except`, on every
+   * reactor and, with a shared broker, every instance. Membership is each reactor's own: the
+   * topic's traffic goes only where it has members.
+   * @returns how many members of this reactor it was queued on
+   * @throws InvalidOptionError (option `topic`) for a bad topic; PayloadTooLargeError over `maxMessageBytes`
+   */
+  publish(topic: string, payload: Payload, except?: Connection<T>): number {
+    requireTopic(topic);
+    this.checkPayload(payload);
+    if (this.broker !== null) this.broker.publish(topic, flattenPayload(payload));
+    return this.publishLocal(topic, payload, except);
+  }
+
+  /** Sends `payload` to the members of `topic` on this reactor only, except `except`. */
+  publishLocal(topic: string, payload: Payload, except?: Connection<T>): number {
+    const members = this.members.membersOf(topic);
+    if (members === undefined) return 0;
+    let sent = 0;
+    for (const conn of members) {
+      if (conn !== except && conn.send(payload)) sent++;
+    }
+    return sent;
+  }
+
+  /**
+   * Sends `payload` to one connection wherever it is: `connectionId` is its `globalId`
+   * (`INSTANCE:ID`, from any instance), or a number, an `id` of this instance.
+   * Delivery is at most once: a connection that closed, or an instance out of reach, drops it.
+   * @returns true when it was queued on a connection of this reactor or handed on towards
+   *   another reactor or instance; false when the connection is known to be gone (it was
+   *   this reactor's), or it is another's and there is no broker to carry it
+   * @throws InvalidOptionError (option `connectionId`) for a malformed id; PayloadTooLargeError over `maxMessageBytes`
+   */
+  sendTo(connectionId: string | number, payload: Payload): boolean {
+    let instanceId = this.instanceId;
+    let id: number;
+    if (typeof connectionId === 'number') {
+      if (!Number.isSafeInteger(connectionId) || connectionId < 1) throw new InvalidOptionError('connectionId', `must be a connection's globalId (INSTANCE:ID) or a number, got ${connectionId}`);
+      id = connectionId;
+    } else {
+      ({ instanceId, id } = parseConnectionId(connectionId));
+    }
+    this.checkPayload(payload);
+    if (instanceId === this.instanceId) {
+      const conn = this.dispatcher.connection(id);
+      if (conn !== undefined) return conn.send(payload);
+      // Ids of this reactor step by idStep from idStart: one of those is gone for good.
+      if ((id - this.idStart) % this.idStep === 0) return false;
+    }
+    if (this.broker === null) return false;
+    this.broker.sendTo(instanceId, id, flattenPayload(payload));
+    return true;
+  }
+
+  /** Sends `payload` to connection `id` if it is open on this reactor; false otherwise. */
+  sendToLocal(id: number, payload: Payload): boolean {
+    return this.dispatcher.connection(id)?.send(payload) ?? false;
+  }
+
+  /** The topics with members on this reactor. */
+  topics(): IterableIterator<string> {
+    return this.members.topics();
+  }
+
+  /**
+   * @internal Joins this server to the other reactors and instances (a ReactorGroup's reactor
+   * runtime, or a Broker). The topics it already has members of are subscribed at once.
+   */
+  attachBroker(link: BrokerLink): void {
+    this.broker = link;
+    for (const topic of this.members.topics()) link.subscribe(topic);
+  }
+
+  /** @internal @deprecated see attachBroker */
+  attachGroup(link: BrokerLink): void {
+    this.attachBroker(link);
+  }
+
+  /**
+   * @internal Shares a group's per-address limits (set by the group's reactor runtime before
+   * start); without it, a server with per-address limits keeps a table of its own.
+   */
+  attachLimiter(limiter: AddressLimiter): void {
+    this.groupLimiter = limiter;
+  }
+
+  /** @throws PayloadTooLargeError when `payload` is over maxMessageBytes */
+  private checkPayload(payload: Payload): void {
+    const bytes = payloadByteLength(payload);
+    if (bytes > this.options.maxMessageBytes) throw new PayloadTooLargeError(bytes, this.options.maxMessageBytes);
   }
 
   private connectionClosed(conn: Connection<T>, reason: CloseReason): void {
     this.dispatcher.unregister(conn as Connection<unknown>);
     if (this.releaseOnClose) this.admission!.released(conn.remoteAddress);
+    this.members.leaveAll(conn);
     for (const observer of this.observers) observer.connectionClosed?.(conn as Connection<unknown>, reason);
     const onClose = this.callbacks.onClose;
     // The connection is already closed: a failure is surfaced without taking the server down.
@@ -531,7 +642,7 @@ export class NetServer<T = unknown> {
   private setUpAdmission(): void {
     const options = this.options;
     const limits = addressLimitsOf(options);
-    let limiter = this.group?.limiter ?? null;
+    let limiter = this.groupLimiter;
     if (limiter === null && limits !== null) {
       this.addressTable = AddressTable.create(options.maxTrackedAddresses, 1, limits);
       limiter = tableLimiter(this.addressTable, 0);

@@ -11,7 +11,8 @@ const CHAT_SCRIPT = fileURLToPath(new URL('../../examples/chat-server.js', impor
 /** A chat member: its client socket and the id the server gave it. */
 interface Member {
   readonly client: SeedClient;
-  readonly id: number;
+  /** Its globalId, INSTANCE:N. */
+  readonly id: string;
 }
 
 function relayed(from: Member, message: Buffer | string): Buffer {
@@ -26,9 +27,9 @@ async function readText(member: Member): Promise<string> {
 async function join(port: number, host = '127.0.0.1'): Promise<Member> {
   const client = await SeedClient.connect(port, host);
   const welcome = (await client.readFrame()).toString();
-  const match = /^\* you are client (\d+)$/.exec(welcome);
+  const match = /^\* you are client (\S+:\d+)$/.exec(welcome);
   assert.ok(match !== null, `unexpected welcome ${JSON.stringify(welcome)}`);
-  return { client, id: Number(match[1]) };
+  return { client, id: match[1] as string };
 }
 
 /** Joins one more member and checks every member already present hears about it. */
@@ -114,6 +115,43 @@ describe('examples: chat server', () => {
       assert.deepEqual(atB, relayed(a, message));
       assert.deepEqual(atC, relayed(a, message));
       assert.ok(atB.subarray(-message.length).equals(message), 'the relayed body differs from what was sent');
+      await Promise.all([a, b, c].map((m) => m.client.end()));
+    }));
+
+  it('/join ROOM: room messages reach the room only; /leave returns to the lobby; /msg reaches one client', { timeout: 10_000 }, () =>
+    withChat(async (port) => {
+      const a = await joinAnnounced(port, []);
+      const b = await joinAnnounced(port, [a]);
+      const c = await joinAnnounced(port, [a, b]);
+
+      assert.equal((await a.client.request('/join chess\n')).toString(), '* you joined chess');
+      assert.equal((await b.client.request('/join chess')).toString(), '* you joined chess');
+      assert.equal(await readText(a), `* client ${b.id} joined chess`);
+
+      a.client.send('e4');
+      assert.deepEqual(await b.client.readFrame(), relayed(a, 'e4'));
+      // c, outside the room, hears nothing of it; what c says outside a room reaches everyone.
+      c.client.send('hello everyone');
+      assert.deepEqual(await a.client.readFrame(), relayed(c, 'hello everyone'));
+      assert.deepEqual(await b.client.readFrame(), relayed(c, 'hello everyone'));
+      assert.equal((await c.client.request('/join')).toString(), '* usage: /join ROOM (1 to 64 characters, no spaces)');
+
+      assert.equal((await b.client.request('/leave')).toString(), '* you left chess');
+      assert.equal(await readText(a), `* client ${b.id} left chess`);
+      b.client.send('back in the lobby');
+      assert.deepEqual(await c.client.readFrame(), relayed(b, 'back in the lobby'));
+      assert.deepEqual(await a.client.readFrame(), relayed(b, 'back in the lobby'));
+      // a, still in the room, talks to the room alone: no one is left there to hear it.
+      a.client.send('anyone?');
+
+      assert.equal((await c.client.request(`/msg ${a.id} just for you`)).toString(), `* sent to ${a.id}`);
+      assert.equal(await readText(a), `[client ${c.id} privately] just for you`);
+      assert.equal((await c.client.request('/msg nobody')).toString(), '* usage: /msg ID TEXT');
+      const gone = `${a.id.split(':')[0]}:999`;
+      assert.equal((await c.client.request(`/msg ${gone} hello?`)).toString(), `* no client ${gone}`);
+      assert.equal((await c.client.request('/dance')).toString(), '* unknown command /dance: try /join ROOM, /leave, /msg ID TEXT');
+
+      assert.equal(a.client.queuedFrames + b.client.queuedFrames + c.client.queuedFrames, 0, 'unexpected extra frames');
       await Promise.all([a, b, c].map((m) => m.client.end()));
     }));
 

@@ -1,7 +1,7 @@
 /**
  * A real HAProxy (the Debian package's `haproxy` binary) in front of test backends: a TCP
  * frontend on a free port, round-robin over the backends, each sent the PROXY header of its
- * choice, health-checked over HTTP. Started in the foreground (-db) with a generated config,
+ * choice (or none), health-checked over HTTP. Started in the foreground (-db) with a generated config,
  * stopped with SIGTERM. No tests here and no side effects on import.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,8 +14,8 @@ import { waitUntil } from './wait.js';
 export interface Backend {
   name: string;
   port: number;
-  /** `send-proxy` (v1) or `send-proxy-v2`. */
-  proxy: 'send-proxy' | 'send-proxy-v2';
+  /** `send-proxy` (v1) or `send-proxy-v2`; `none` for a backend that takes plain connections. */
+  proxy: 'send-proxy' | 'send-proxy-v2' | 'none';
   /** Where `GET /health` is answered (the server's metrics port). */
   healthPort: number;
 }
@@ -68,7 +68,7 @@ export function haproxyConfig(port: number, backends: readonly Backend[]): strin
     '  option httpchk',
     '  http-check send meth GET uri /health',
     '  http-check expect status 200',
-    ...backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port} ${b.proxy} check port ${b.healthPort} inter 100ms fall 1 rise 2`),
+    ...backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port}${b.proxy === 'none' ? '' : ` ${b.proxy}`} check port ${b.healthPort} inter 100ms fall 1 rise 2`),
     '',
   ].join('\n');
 }

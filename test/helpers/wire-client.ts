@@ -59,6 +59,11 @@ export class WireClient {
     return this.replies.received;
   }
 
+  /** Reply messages received but not yet read. */
+  get queued(): number {
+    return this.replies.queued;
+  }
+
   /** Raw bytes received. */
   get bytesReceived(): number {
     return this.replies.bytesReceived;

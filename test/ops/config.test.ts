@@ -307,6 +307,9 @@ describe('ops: config files', () => {
       { flags: ['--max-message-bytes', '4G'], file: { maxMessageBytes: '4G' }, key: 'maxMessageBytes', why: /from 1 to 4294967295, got 4294967296/ },
       { flags: ['--high-water-mark', '1K', '--low-water-mark', '2K'], file: { highWaterMark: '1K', lowWaterMark: '2K' }, key: 'lowWaterMark', why: /from 0 to 1024, got 2048/ },
       { flags: ['--metrics-port', '9464', '--port', '9464'], file: { metricsPort: 9464, port: 9464 }, key: 'metricsPort', why: /must differ from port: both are 127\.0\.0\.1:9464/ },
+      { flags: ['--broker', 'http://127.0.0.1:6379'], file: { broker: 'http://127.0.0.1:6379' }, key: 'broker', why: /must be 'local' or redis:\/\/HOST:PORT\[\/DB\]: the scheme is http/ },
+      { flags: ['--broker-outbox', '10'], file: { brokerOutbox: 10 }, key: 'brokerOutbox', why: /from 1024 to \d+, got 10/ },
+      { flags: ['--instance-id', 'a b'], file: { instanceId: 'a b' }, key: 'instanceId', why: /1 to 64 letters, digits, '\.', '_' or '-', got string "a b"/ },
     ];
 
     it('config exits 1 naming each setting start would refuse, and prints no settings', { timeout: 20_000 }, async () => {

@@ -20,7 +20,8 @@ const MAX_MEMBERS = 64;
 
 interface Member {
   readonly client: SeedClient;
-  readonly id: number;
+  /** Its globalId, INSTANCE:N. */
+  readonly id: string;
   /** The reactor that serves it: reactor i of n hands out ids i+1, i+1+n, ... */
   readonly reactor: number;
 }
@@ -32,22 +33,21 @@ function relayed(from: Member, message: Buffer): Buffer {
 async function join(port: number, reactors: number): Promise<Member> {
   const client = await SeedClient.connect(port);
   const welcome = (await client.readFrame()).toString('latin1');
-  const match = /^\* you are client (\d+)$/.exec(welcome);
+  const match = /^\* you are client (\S+:(\d+))$/.exec(welcome);
   assert.ok(match !== null, `unexpected welcome ${JSON.stringify(welcome)}`);
-  const id = Number(match[1]);
-  return { client, id, reactor: (id - 1) % reactors };
+  return { client, id: match[1] as string, reactor: (Number(match[2]) - 1) % reactors };
 }
 
 /**
  * Reads `member`'s frames up to `expected`, skipping only announcements that another member
  * joined; any other frame (a message it should not get, a second copy, its own message) fails.
  */
-async function readUntil(member: Member, expected: Buffer, others: ReadonlySet<number>, what: string): Promise<void> {
+async function readUntil(member: Member, expected: Buffer, others: ReadonlySet<string>, what: string): Promise<void> {
   for (;;) {
     const frame = await member.client.readFrame();
     if (frame.equals(expected)) return;
-    const join = /^\* client (\d+) joined$/.exec(frame.toString('latin1'));
-    if (join !== null && others.has(Number(join[1])) && Number(join[1]) !== member.id) continue;
+    const join = /^\* client (\S+) joined$/.exec(frame.toString('latin1'));
+    if (join !== null && others.has(join[1] as string) && join[1] !== member.id) continue;
     assert.fail(`client ${member.id} (reactor ${member.reactor}) got ${JSON.stringify(frame.toString('latin1'))} while waiting for ${what}`);
   }
 }

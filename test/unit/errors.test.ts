@@ -34,6 +34,7 @@ const samples: readonly catalogue.ReactorError[] = [
   new catalogue.PoolStateError('init() called while the pool is running'),
   new catalogue.WorkerCrashError(new Error('exit')),
   new catalogue.ReactorStartError(0, 'port in use', 'EADDRINUSE'),
+  new catalogue.PayloadTooLargeError(2048, 1024),
   new catalogue.RequestTimeoutError(100),
   new catalogue.ConnectionClosedError(),
   new catalogue.EmptyMessageError(),

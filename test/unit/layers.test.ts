@@ -20,6 +20,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   net: ['core', 'transport', 'callbacks'],
   admission: ['core', 'net'],
   server: ['core', 'transport', 'net', 'pool', 'proxy', 'admission', 'callbacks'],
+  broker: ['core', 'server'],
 };
 
 /** The folder (or root file, without extension) under src/ that a relative import lands in. */
