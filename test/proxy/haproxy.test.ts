@@ -5,7 +5,7 @@
  * SIGTERM on one backend turns its /health to 503; HAProxy takes it out, its open connections
  * are answered until they close, new connections go to the other, and no request goes
  * unanswered (a request whose connection closed before its reply is sent again, as a client of
- * any draining server must).
+ * any draining server must). Per-address limits count the clients HAProxy names, not HAProxy.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,8 +26,8 @@ interface RunningBackend {
   healthUrl: string;
 }
 
-async function startBackend(name: string, proxy: Backend['proxy']): Promise<RunningBackend> {
-  const args = ['--app', PEER_APP, '--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.1', '--metrics-port', '0', '--drain-timeout', '2'];
+async function startBackend(name: string, proxy: Backend['proxy'], extra: string[] = []): Promise<RunningBackend> {
+  const args = ['--app', PEER_APP, '--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.1', '--metrics-port', '0', '--drain-timeout', '2', ...extra];
   const server = await startCli(args, { env: { PEER_APP_NAME: name } });
   const metrics = (await server.waitForLog((e) => e.msg === 'metrics listening')).metrics as string;
   const healthPort = Number(new URL(metrics).port);
@@ -155,5 +155,44 @@ describe('behind HAProxy', { timeout: 120_000 }, () => {
     assert.deepEqual(wrong, []);
     assert.ok(answered > 400, String(answered));
     t.diagnostic(`${answered} requests answered; ${resent} sent again after their connection was drained`);
+  });
+});
+
+describe('behind HAProxy: per-address limits count the clients, not the proxy', { timeout: 60_000 }, () => {
+  let limited: RunningBackend;
+  let front: RunningHaproxy;
+  before(async () => {
+    limited = await startBackend('s3', 'send-proxy-v2', ['--max-connections-per-ip', '2', '--log-level', 'debug']);
+    front = await startHaproxy([limited.backend]);
+  });
+  after(async () => {
+    await front?.stop();
+    await limited?.server.stop('SIGKILL');
+  });
+
+  it('every connection comes from HAProxy, yet each client address gets its own two', async () => {
+    const held: net.Socket[] = [];
+    try {
+      // Two clients, two connections each: all served, though HAProxy opened all four.
+      for (const address of ['127.0.0.70', '127.0.0.71']) {
+        for (let i = 0; i < 2; i++) {
+          const socket = await open(front.port, address);
+          assert.match((await request(socket, 'whoami')) ?? 'closed', new RegExp(`peer=${address.replace(/\./g, '\\.')}:`));
+          held.push(socket);
+        }
+      }
+      // A third from one of them is refused by the server (HAProxy then closes the client's side).
+      const third = await open(front.port, '127.0.0.70');
+      assert.equal(await request(third, 'whoami'), null);
+      third.destroy();
+      const refusal = await limited.server.waitForLog((e) => e.msg === 'connection rejected' && e.reason === 'per-ip');
+      assert.match(String(refusal.peer), /^127\.0\.0\.70:\d+$/);
+      // A third client is still served.
+      const other = await open(front.port, '127.0.0.72');
+      assert.match((await request(other, 'whoami')) ?? 'closed', /peer=127\.0\.0\.72:/);
+      held.push(other);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
   });
 });
