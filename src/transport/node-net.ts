@@ -51,6 +51,9 @@ export const nodeNetDriver: TransportDriver<Socket> = {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
+    // A socket handed over paused (its PROXY header read, the bytes after it put back) flows
+    // now; a fresh one already does, from the 'data' listener.
+    if (socket.readableFlowing === false) socket.resume();
   },
   hold(socket) {
     // Unread bytes wait in the socket's readable buffer (no 'data' listener yet): none is lost.
@@ -104,9 +107,11 @@ export const nodeNetTransport: Transport<Socket> = {
       options,
       (raw) =>
         gate(raw, (socket, peer, rest) => {
+          // Paused, with the bytes after the header back in front: they wait for the connection
+          // (which may be made later, once admission control has answered), and come first.
+          socket.pause();
+          if (rest.length > 0) socket.unshift(rest);
           onAccept(socket, peer);
-          // The connection listens for 'data' now: its first bytes are the ones after the header.
-          if (rest.length > 0 && !socket.destroyed) socket.emit('data', rest);
         }),
       onListenerError,
     );
