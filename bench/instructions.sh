@@ -10,7 +10,7 @@
 # port must be 0 and the script must print `listening on HOST:PORT`); LOADGEN_ARGS are added to
 # the load generator's arguments. Over TLS, for example:
 #   SERVER_ARGS="start --port 0 --tls-cert C --tls-key K" LOADGEN_ARGS=--tls bash bench/instructions.sh build/src/cli/main.js connect 60
-#   SERVER_ARGS="0 C K" LOADGEN_ARGS=--tls bash bench/instructions.sh build/bench/tls-baseline-server.js connect 60
+#   SERVER_ARGS="0 C K" LOADGEN_ARGS=--tls bash bench/instructions.sh build/bench/baseline-server.js connect 60
 # With CALLGRIND_OUT=DIR the profile of the window is kept there, for callgrind_annotate.
 # Needs valgrind and the load generator (build/bench/loadgen: `npm run bench` or bench:ab build
 # it). Compare two builds in alternation and at similar counts: JIT warm-up under valgrind

@@ -8,7 +8,7 @@
  *   npm run bench -- [--rounds 7] [--seconds 3] [--hold 10000] [--connections 100] [--tls-hold 3000] [--only plain|tls]
  *
  * Two sets of measures, run one after the other: plaintext, against the node:net baseline
- * (bench/baseline-server.ts), and TLS, against the node:tls one (bench/tls-baseline-server.ts)
+ * (bench/baseline-server.ts), and TLS, against the same server over node:tls (baseline-server.ts given a certificate)
  * with a self-signed certificate made by `openssl` for the run. `--only` runs one of them.
  *
  * The load comes from bench/loadgen.c when a C compiler is present (the numbers we judge by),
@@ -53,7 +53,6 @@ const seconds = values.seconds as string;
 const holdCount = Number(values.hold);
 const tlsHoldCount = Number(values['tls-hold']);
 const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
-const TLS_BASELINE = fileURLToPath(new URL('./tls-baseline-server.js', import.meta.url));
 const SERVER_CPU = '0';
 const DRIVER_CPU = '1';
 
@@ -210,7 +209,7 @@ async function tlsMeasures(): Promise<Record<Side, TlsMeasures[]>> {
   const certificate = makeBenchCertificate();
   const targets: Targets = {
     project: () => startServer(CLI, ['start', '--port', '0', '--tls-cert', certificate.cert, '--tls-key', certificate.key], SERVER_CPU),
-    baseline: () => startServer(TLS_BASELINE, ['0', certificate.cert, certificate.key], SERVER_CPU),
+    baseline: () => startServer(BASELINE, ['0', certificate.cert, certificate.key], SERVER_CPU),
   };
 
   /**

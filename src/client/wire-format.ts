@@ -1,5 +1,6 @@
+import { payloadByteLength } from '../core/payload.js';
 import { ByteBuffer } from '../core/byte-buffer.js';
-import { payloadLength, type Codec, type Payload } from '../net/codec.js';
+import type { Codec, Payload } from '../net/codec.js';
 import { EmptyMessageError } from '../core/errors.js';
 import { LengthCodec, type ByteOrder } from '../net/length-codec.js';
 import { LineCodec } from '../net/line-codec.js';
@@ -37,7 +38,7 @@ export class ClientWireFormat {
    */
   frame(message: Payload): Uint8Array | string {
     if (this.requestCodec === null) {
-      if (payloadLength(message) === 0) throw new EmptyMessageError();
+      if (payloadByteLength(message) === 0) throw new EmptyMessageError();
       return typeof message === 'string' || message instanceof Uint8Array ? message : Buffer.concat(message.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
     }
     const out = new ByteBuffer(0, 0);

@@ -1,5 +1,5 @@
 import type { ByteBuffer } from '../core/byte-buffer.js';
-import type { Payload } from '../core/payload.js';
+import { payloadByteLength, type Payload } from '../core/payload.js';
 
 // Codecs encode payloads; the type is core's (the Dispatcher carries payloads across threads).
 export type { Payload };
@@ -44,20 +44,11 @@ export const MAX_FRAME_PAYLOAD = 0xffff_ffff;
  * @throws RangeError when the payload is over MAX_FRAME_PAYLOAD bytes
  */
 export function encodeLengthPrefixed(payload: Payload, out: ByteBuffer, littleEndian: boolean): number {
-  const n = payloadLength(payload);
+  const n = payloadByteLength(payload);
   if (n > MAX_FRAME_PAYLOAD) throw new RangeError(`payload of ${n} bytes does not fit a 4-byte length`);
   out.ensureWritable(4 + n);
   out.appendUInt32(n, littleEndian);
   appendPayload(payload, out);
-  return n;
-}
-
-/** Byte length of a payload as it goes on the wire (strings as UTF-8). */
-export function payloadLength(payload: Payload): number {
-  if (typeof payload === 'string') return Buffer.byteLength(payload);
-  if (payload instanceof Uint8Array) return payload.length;
-  let n = 0;
-  for (const part of payload) n += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
   return n;
 }
 

@@ -1,5 +1,6 @@
 import type { ByteBuffer } from '../core/byte-buffer.js';
-import { appendPayload, payloadLength, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
+import { payloadByteLength } from '../core/payload.js';
+import { appendPayload, type Codec, type Decoder, type MessageSink, type Payload } from './codec.js';
 import { LineTooLongError } from '../core/errors.js';
 import { HeldBytes } from './held-bytes.js';
 
@@ -22,7 +23,7 @@ export class LineCodec implements Codec {
   }
 
   encode(payload: Payload, out: ByteBuffer): number {
-    const n = payloadLength(payload);
+    const n = payloadByteLength(payload);
     // Room for the newline too: no second allocation, and the reply fills its storage exactly.
     out.ensureWritable(n + 1);
     appendPayload(payload, out);

@@ -7,7 +7,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { describeValue, rejectUnknownOptions, requireBoolean, requireInteger, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6Into } from '../core/ip-address.js';
 import { crc32c } from './crc32c.js';
-import { PP2_CLIENT, PP2_SUBTYPE_SSL, PP2_TYPE, PROXY_V2_FIXED_BYTES, PROXY_V2_SIGNATURE, type ProxyCommand, type ProxyEndpoint, type ProxyVersion } from './proxy-header.js';
+import { PP2_CLIENT, PP2_SUBTYPE_SSL, PP2_TYPE, PROXY_V2_FIXED_BYTES, PROXY_V2_SIGNATURE, type ProxyCommand, type ProxyEndpoint, type ProxySslInfo, type ProxyVersion } from './proxy-header.js';
 
 /** A TLV to send: a string value goes out as UTF-8. */
 export interface ProxyTlvInit {
@@ -180,25 +180,15 @@ function encodeV2(
   return out;
 }
 
-/** What a PP2_TYPE_SSL TLV says; every field is optional. */
-export interface ProxySslInit {
-  /** PP2_CLIENT_SSL: the client spoke TLS. Default true. */
-  tls?: boolean;
-  /** PP2_CLIENT_CERT_CONN. Default false. */
-  certificateInConnection?: boolean;
-  /** PP2_CLIENT_CERT_SESS. Default false. */
-  certificateInSession?: boolean;
-  /** The verify field: 0 (default) when a presented certificate verified. */
-  verifyResult?: number;
-  version?: string;
-  commonName?: string;
-  cipher?: string;
-  signatureAlgorithm?: string;
-  keyAlgorithm?: string;
-  group?: string;
-  signatureScheme?: string;
+/**
+ * What a PP2_TYPE_SSL TLV says, as the parser reports it (ProxySslInfo) less what follows from
+ * the rest (`client`, the bit field; `verified`); every field optional. Defaults: `tls` true,
+ * the certificate flags false, `verifyResult` 0.
+ */
+export type ProxySslInit = Partial<Omit<ProxySslInfo, 'client' | 'verified' | 'clientCertificate'>> & {
+  /** The client certificate, DER. */
   clientCertificate?: Uint8Array;
-}
+};
 
 /** Sub-TLV types of the string fields, in the order they are written. */
 const SSL_STRING_FIELDS = [

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI, as `npm start` runs it. */
@@ -247,4 +249,37 @@ export async function runCli(args: readonly string[], options: { env?: Record<st
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** One bad setting, given as flags and, the same, as a config file. */
+export interface BadSetting {
+  /** Flags for `start` and `config`. */
+  args: readonly string[];
+  /** The same settings as a config file, for `validate`. */
+  file: Record<string, unknown>;
+  /**
+   * The setting the refusal must name: a key (`start` says `invalid option KEY:`, `config` names
+   * it, `validate` says `KEY:`), or a pattern all three must match.
+   */
+  key: string | RegExp;
+}
+
+/**
+ * Asserts that `start` and `config` given `bad.args`, and `validate` given `bad.file` (written
+ * as `dir`/reactor.json), each exit 1 naming the setting.
+ */
+export async function assertRefusedByEveryCommand(bad: BadSetting, dir: string): Promise<void> {
+  const { args, file, key } = bad;
+  const [startPattern, configPattern, validatePattern] = typeof key === 'string' ? [new RegExp(`invalid option ${key}:`), new RegExp(key), new RegExp(`${key}:`)] : [key, key, key];
+  const start = await runCli(['start', '--port', '0', ...args]);
+  assert.equal(start.code, 1, `start ${args.join(' ')}: ${start.stderr}`);
+  assert.match(start.stderr, startPattern);
+  const config = await runCli(['config', ...args]);
+  assert.equal(config.code, 1, `config ${args.join(' ')}`);
+  assert.match(config.stderr, configPattern);
+  const path = join(dir, 'reactor.json');
+  writeFileSync(path, JSON.stringify(file));
+  const validate = await runCli(['validate', '-c', path]);
+  assert.equal(validate.code, 1, `validate ${JSON.stringify(file)}: ${validate.stdout}`);
+  assert.match(validate.stderr, validatePattern);
 }

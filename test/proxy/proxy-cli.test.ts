@@ -7,12 +7,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, InvalidOptionError, REPLY_PREFIX } from '../../src/index.js';
 import { suiteCertificates } from '../helpers/certificates.js';
-import { runCli, withCli } from '../helpers/cli-process.js';
+import { assertRefusedByEveryCommand, runCli, withCli } from '../helpers/cli-process.js';
 
 const certs = suiteCertificates();
 const PROXY_ARGS = ['--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.0/8,::1', '--log-level', 'debug'];
@@ -75,19 +75,7 @@ describe('proxy protocol: the command line and the client', { timeout: 90_000 },
         { args: ['--proxy-protocol', 'optional', '--trusted-proxies', '10.0.0.1/8'], file: { proxyProtocol: 'optional', trustedProxies: ['10.0.0.1/8'] }, key: 'trustedProxies' },
         { args: ['--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.1', '--max-proxy-header-bytes', '100'], file: { proxyProtocol: 'required', trustedProxies: '127.0.0.1', maxProxyHeaderBytes: 100 }, key: 'maxProxyHeaderBytes' },
       ];
-      for (const { args, file, key } of cases) {
-        const start = await runCli(['start', '--port', '0', ...args]);
-        assert.equal(start.code, 1, `start ${args.join(' ')}: ${start.stderr}`);
-        assert.match(start.stderr, new RegExp(`invalid option ${key}:`));
-        const config = await runCli(['config', ...args]);
-        assert.equal(config.code, 1, `config ${args.join(' ')}`);
-        assert.match(config.stderr, new RegExp(key));
-        const path = join(dir, 'reactor.json');
-        writeFileSync(path, JSON.stringify(file));
-        const validate = await runCli(['validate', '-c', path]);
-        assert.equal(validate.code, 1, `validate ${JSON.stringify(file)}: ${validate.stdout}`);
-        assert.match(validate.stderr, new RegExp(`${key}:`));
-      }
+      for (const bad of cases) await assertRefusedByEveryCommand(bad, dir);
       const bad = await runCli(['start', '--port', '0', '--proxy-protocol', 'sometimes']);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /--proxy-protocol/);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { REPLY_PREFIX } from '../../src/index.js';
 import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
-import { runCli, withCli, type CliServer } from '../helpers/cli-process.js';
+import { assertRefusedByEveryCommand, withCli, type CliServer } from '../helpers/cli-process.js';
 import { SeedClient } from '../helpers/seed-client.js';
 
 let certs: CertificateFiles;
@@ -97,18 +97,6 @@ describe('tls: the command line', { timeout: 60_000 }, () => {
       { args: ['--tls-key', certs.serverKey], file: { tlsKey: certs.serverKey }, key: 'tlsCert' },
       { args: ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-client-auth', 'require'], file: { tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsClientAuth: 'require' }, key: 'tlsCa' },
     ];
-    for (const { args, file, key } of cases) {
-      const start = await runCli(['start', '--port', '0', ...args]);
-      assert.equal(start.code, 1, `start ${args.join(' ')}: ${start.stderr}`);
-      assert.match(start.stderr, new RegExp(`invalid option ${key}:`));
-      const config = await runCli(['config', ...args]);
-      assert.equal(config.code, 1, `config ${args.join(' ')}`);
-      assert.match(config.stderr, new RegExp(key));
-      const path = join(live.dir, 'reactor.json');
-      writeFileSync(path, JSON.stringify(file));
-      const validate = await runCli(['validate', '-c', path]);
-      assert.equal(validate.code, 1, `validate ${JSON.stringify(file)}`);
-      assert.match(validate.stderr, new RegExp(`${key}:`));
-    }
+    for (const bad of cases) await assertRefusedByEveryCommand(bad, live.dir);
   });
 });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { HANDSHAKE_SECONDS_BUCKETS, supportsReusePort } from '../../src/index.js';
 import { makeCertificates, type CertificateFiles } from '../helpers/certificates.js';
-import { runCli, withCli, type CliServer } from '../helpers/cli-process.js';
+import { assertRefusedByEveryCommand, runCli, withCli, type CliServer } from '../helpers/cli-process.js';
 import { httpGet, metric, parseMetrics, series, type Sample } from '../helpers/metrics.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -147,17 +147,7 @@ describe('tls: metrics and SNI from the command line', { timeout: 90_000 }, () =
       { sni: `api.test=${certs.apiCert}`, file: { 'api.test': { cert: certs.apiCert } }, key: /--tls-sni .*is not NAME=CERT:KEY|tlsSni: api\.test\.key must be a file name/ },
     ];
     for (const { sni, file, key } of cases) {
-      const start = await runCli(['start', '--port', '0', ...base, '--tls-sni', sni]);
-      assert.equal(start.code, 1, `start --tls-sni ${sni}: ${start.stderr}`);
-      assert.match(start.stderr, key);
-      const config = await runCli(['config', ...base, '--tls-sni', sni]);
-      assert.equal(config.code, 1, `config --tls-sni ${sni}`);
-      assert.match(config.stderr, key);
-      const path = join(dir, 'bad-sni.json');
-      writeFileSync(path, JSON.stringify({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsSni: file }));
-      const validate = await runCli(['validate', '-c', path]);
-      assert.equal(validate.code, 1, `validate ${JSON.stringify(file)}`);
-      assert.match(validate.stderr, key);
+      await assertRefusedByEveryCommand({ args: [...base, '--tls-sni', sni], file: { tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsSni: file }, key }, dir);
     }
     const withoutCert = await runCli(['start', '--port', '0', '--tls-sni', `api.test=${certs.apiCert}:${certs.apiKey}`]);
     assert.equal(withoutCert.code, 1);

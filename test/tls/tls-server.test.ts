@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { InvalidOptionError, NetServer, REPLY_PREFIX, ReactorGroup, ReactorServer, supportsReusePort, type CodecName, type Connection, type TlsInfo, type TlsOptions } from '../../src/index.js';
 import { suiteCertificates } from '../helpers/certificates.js';
-import { EventLog, waitUntil, within } from '../helpers/wait.js';
+import { EventLog, deferred, waitUntil, within } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const certs = suiteCertificates();
@@ -260,15 +260,16 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
 
   it('idle timeouts and a graceful stop work over TLS as in plaintext', async () => {
     const closes = new EventLog<string>();
+    const released = deferred();
     const server = new NetServer({
       port: 0,
       idleTimeout: 0.3,
       checkInterval: 0.1,
       tls: serverTls(),
       callbacks: {
-        // A slow handler: the reply is owed when the stop comes.
+        // A handler still working when the stop comes: its reply is owed.
         onMessage: async (conn, m) => {
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          await released.promise;
           conn.send(m);
         },
         onClose: (_conn, reason) => closes.push(reason),
@@ -289,9 +290,10 @@ describe('tls: a NetServer with tls', { timeout: 60_000 }, () => {
         if (got.length >= 8) resolve(got);
       });
     });
-    // Give the request time to reach the handler, then stop: the reply still goes out.
+    // The request is in the handler; stop, then let the handler finish: the reply still goes out.
     await waitUntil(() => server.stats.messagesIn === 1, () => 'the request did not arrive');
     const stopped = server.stop({ drainTimeout: 5 });
+    released.resolve();
     assert.equal((await reply).subarray(4).toString(), 'owed');
     await within(stopped, 5000, 'stop() with a TLS connection that drained');
     assert.equal(await closes.waitFor((reason) => reason === 'server-stop'), 'server-stop');
