@@ -275,6 +275,8 @@ export class Connection<T = unknown> implements MessageSink, TransportSink, Shap
     this.flags |= DESTROYED;
     this.output = null;
     this.spill = null;
+    // Nothing more is read: its unfinished input is dropped with it, and no longer counts.
+    if (this.inputClaim !== null) this.host.inputBudget.set(this.inputClaim, 0);
     this.host.transport.close(this.rawSocket);
   }
 

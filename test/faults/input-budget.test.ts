@@ -102,13 +102,21 @@ describe('faults: many peers holding unfinished frames (maxBufferedInput)', { ti
     });
   });
 
-  it('gives a connection\'s held input back to the total whatever ends it: a completed frame, a peer leaving mid-frame, a frame too large', { timeout: 10_000 }, async () => {
+  it('gives a connection\'s held input back to the total whatever ends it: a completed frame, a peer leaving mid-frame, close() by the application, a frame too large', { timeout: 10_000 }, async () => {
     const { app, log } = server(64 * KiB, 1024 * KiB);
     await faultScenario(app, async ({ connect }) => {
       const stats = app.server.stats;
       const completes = await connect(LENGTH);
       const leaves = await connect(LENGTH);
       const oversized = await connect(LENGTH);
+      const closedHere = await connect(LENGTH);
+      closedHere.socket.write(Buffer.concat([lengthHeader(9_000), Buffer.alloc(8_000, 0x63)]));
+      const closedHereConn = await holding(app, closedHere, 8_004);
+      const before = stats.bufferedInput;
+      // At once, not when the socket's close comes back: nothing more is read from it.
+      closedHereConn.close();
+      assert.ok(stats.bufferedInput <= before - 8_004, `${stats.bufferedInput} bytes counted after close(), ${before} before`);
+      await closedHere.closed;
       completes.socket.write(Buffer.concat([lengthHeader(10_000), Buffer.alloc(5_000, 0x61)]));
       leaves.socket.write(Buffer.concat([lengthHeader(20_000), Buffer.alloc(15_000, 0x62)]));
       // Half a header: held, then completed as a header announcing more than the limit.
