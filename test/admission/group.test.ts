@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { ReactorGroup, type ReactorGroupOptions } from '../../src/index.js';
 import type { SeedClient } from '../helpers/seed-client.js';
 import { waitUntil } from '../helpers/wait.js';
-import { attempt, closeAll, loopback, MODES, rawConnect, refused, served } from './support.js';
+import { attempt, closeAll, connectAndReset, loopback, MODES, refused, served } from './support.js';
 
 const APP = new URL('./fixtures/identity-app.js', import.meta.url);
 const TIMEOUT = { timeout: 60_000 };
@@ -118,8 +118,7 @@ for (const { mode, skip } of MODES) {
         // Each resets right after connecting: in processes mode, often while its question is
         // still on its way to the supervisor.
         for (let i = 0; i < 40; i++) {
-          const socket = await rawConnect(port, '127.3.5.1');
-          socket.resetAndDestroy();
+          await connectAndReset(port, '127.3.5.1');
         }
         await waitUntil(async () => (await group.stats()).total.connections === 0, 'every reset seen');
         const client = await waitUntil(async () => {

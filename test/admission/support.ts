@@ -63,14 +63,20 @@ export async function closeAll(clients: readonly SeedClient[]): Promise<void> {
   await Promise.all(clients.map((client) => client.closed));
 }
 
-/** A raw socket from `localAddress`, connected (the server may still refuse it after). */
-export async function rawConnect(port: number, localAddress: string): Promise<net.Socket> {
+/**
+ * Connects from `localAddress` and resets the connection the moment it is up. A server that
+ * refuses may reset first, before this client's connect is reported (the connect then fails
+ * with ECONNRESET); either way the connection is gone when this resolves.
+ */
+export async function connectAndReset(port: number, localAddress: string): Promise<void> {
   const socket = net.connect({ port, host: '127.0.0.1', localAddress });
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.resetAndDestroy();
+      resolve();
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve() : reject(err)));
   });
-  return socket;
 }
 
 export const THREADS_SKIP = 'needs SO_REUSEPORT (Node >= 22.12 on Linux)';
