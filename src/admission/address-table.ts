@@ -32,7 +32,6 @@ export interface AddressTableState {
   buffer: SharedArrayBuffer;
   capacity: number;
   reactors: number;
-  limits: AddressLimits;
 }
 
 /** Why the table refused a connection: its address holds the most it may, or it is out of tokens (or there is no room for it). */
@@ -52,6 +51,9 @@ const SIZE = 2;
 const EVICTIONS = 3;
 const SEED = 4;
 const REFUSED_FOR_ROOM = 5;
+// The limits live in the shared block too, so a change reaches every thread at its next operation.
+const MAX_OPEN = 6;
+const RATE = 7;
 const HEADER_BYTES = 32;
 
 /** Lock attempts before sleeping on the lock word. */
@@ -84,7 +86,6 @@ export class AddressTable {
   readonly capacity: number;
   /** Reactors counted separately (each reactor uses its index, from 0). */
   readonly reactors: number;
-  readonly limits: Readonly<AddressLimits>;
   private readonly buffer: SharedArrayBuffer;
   private readonly header: Int32Array;
   /** When each entry's bucket was last filled up to date (tableClock ms); also its last use. */
@@ -99,21 +100,20 @@ export class AddressTable {
   private readonly openByReactor: Uint16Array;
   private readonly mask: number;
   private readonly seed: number;
-  /** Tokens per ms, and the bucket's size. */
-  private readonly refill: number;
-  private readonly burst: number;
-  private readonly maxOpen: number;
+  /** Tokens per ms, the bucket's size, and the most open connections: this thread's copy of the limits, read under the lock. */
+  private refill = 0;
+  private burst = 0;
+  private maxOpen = 0;
   /** The lock owner id of the supervisor (reactors are 1..reactors). */
   private readonly supervisorId: number;
   /** The key being looked up (this thread's own). */
   private readonly key = new Uint32Array(4);
 
   private constructor(state: AddressTableState) {
-    const { buffer, capacity, reactors, limits } = state;
+    const { buffer, capacity, reactors } = state;
     this.buffer = buffer;
     this.capacity = capacity;
     this.reactors = reactors;
-    this.limits = Object.freeze({ ...limits });
     let at = HEADER_BYTES;
     const take = (bytesPerSlot: number): number => {
       const start = at;
@@ -130,9 +130,7 @@ export class AddressTable {
     this.openByReactor = new Uint16Array(buffer, take(2 * reactors), capacity * reactors);
     this.mask = capacity - 1;
     this.seed = Atomics.load(this.header, SEED);
-    this.refill = limits.connectRatePerIp / 1000;
-    this.burst = limits.connectRatePerIp;
-    this.maxOpen = limits.maxConnectionsPerIp;
+    this.readLimits();
     this.supervisorId = reactors + 1;
   }
 
@@ -146,8 +144,11 @@ export class AddressTable {
     if (!Number.isInteger(reactors) || reactors < 1) throw new RangeError('reactors must be an integer >= 1');
     const capacity = slotsFor(maxTrackedAddresses);
     const buffer = new SharedArrayBuffer(byteLength(capacity, reactors));
-    Atomics.store(new Int32Array(buffer, 0, HEADER_BYTES / 4), SEED, (Math.random() * 2 ** 32) | 0);
-    return new AddressTable({ buffer, capacity, reactors, limits });
+    const header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    Atomics.store(header, SEED, (Math.random() * 2 ** 32) | 0);
+    Atomics.store(header, MAX_OPEN, limits.maxConnectionsPerIp);
+    Atomics.store(header, RATE, limits.connectRatePerIp);
+    return new AddressTable({ buffer, capacity, reactors });
   }
 
   /** The same table, for use on this thread (its memory is shared with every other user). */
@@ -157,12 +158,32 @@ export class AddressTable {
 
   /** What another thread needs to `attach` to this table. */
   get state(): AddressTableState {
-    return { buffer: this.buffer, capacity: this.capacity, reactors: this.reactors, limits: { ...this.limits } };
+    return { buffer: this.buffer, capacity: this.capacity, reactors: this.reactors };
+  }
+
+  /** The limits in force for every user of the table. */
+  get limits(): AddressLimits {
+    return { maxConnectionsPerIp: Atomics.load(this.header, MAX_OPEN), connectRatePerIp: Atomics.load(this.header, RATE) };
+  }
+
+  /**
+   * Changes the limits for every user of the table, from each one's next operation. Counting
+   * open connections cannot start or stop on a table in use (connections admitted without a
+   * count would later be released): a maximum stays a maximum.
+   * @throws RangeError when `maxConnectionsPerIp` would turn counting on or off
+   */
+  setLimits(limits: AddressLimits): void {
+    if (limits.maxConnectionsPerIp > 0 !== this.countsConnections) throw new RangeError('maxConnectionsPerIp cannot turn on or off while the table is in use');
+    this.lock(this.supervisorId);
+    Atomics.store(this.header, MAX_OPEN, limits.maxConnectionsPerIp);
+    Atomics.store(this.header, RATE, limits.connectRatePerIp);
+    this.readLimits();
+    this.unlock();
   }
 
   /** True when connections are counted: each admitted one must be released. */
   get countsConnections(): boolean {
-    return this.maxOpen > 0;
+    return Atomics.load(this.header, MAX_OPEN) > 0;
   }
 
   /** Slots holding an address now (idle ones included, until their slot is needed). */
@@ -197,9 +218,10 @@ export class AddressTable {
    * @param now tableClock() ms; read here when a rate is set (without one, time plays no part)
    * @returns null when admitted (then, if `countsConnections`, `release` it when it closes)
    */
-  acquire(address: string, reactor: number, now = this.refill > 0 ? tableClock() : 0): AddressRefusal | null {
+  acquire(address: string, reactor: number, now = Atomics.load(this.header, RATE) > 0 ? tableClock() : 0): AddressRefusal | null {
     if (!addressKey(address, this.key)) return null;
     this.lock(reactor + 1);
+    this.readLimits();
     try {
       const slot = this.slotFor(now);
       if (slot < 0) {
@@ -236,8 +258,9 @@ export class AddressTable {
 
   /** One connection from `address` that `acquire` admitted on `reactor` has closed. */
   release(address: string, reactor: number): void {
-    if (this.maxOpen === 0 || !addressKey(address, this.key)) return;
+    if (!this.countsConnections || !addressKey(address, this.key)) return;
     this.lock(reactor + 1);
+    this.readLimits();
     const slot = this.find();
     const at = slot * this.reactors + reactor;
     if (slot >= 0 && this.openByReactor[at]! > 0) {
@@ -254,8 +277,9 @@ export class AddressTable {
    * when a reactor ends.
    */
   releaseReactor(reactor: number): void {
-    if (this.maxOpen === 0) return;
+    if (!this.countsConnections) return;
     if (Atomics.compareExchange(this.header, LOCK, reactor + 1, this.supervisorId) !== reactor + 1) this.lock(this.supervisorId);
+    this.readLimits();
     const { reactors, openByReactor } = this;
     for (let slot = 0; slot < this.capacity; slot++) {
       if (this.used[slot] === 0 || openByReactor[slot * reactors + reactor] === 0) continue;
@@ -266,6 +290,14 @@ export class AddressTable {
       if (open === 0 && this.refill === 0) this.free(slot);
     }
     this.unlock();
+  }
+
+  /** This thread's copy of the limits, from the shared block: under the lock (or before anyone else has the table). */
+  private readLimits(): void {
+    this.maxOpen = Atomics.load(this.header, MAX_OPEN);
+    const rate = Atomics.load(this.header, RATE);
+    this.refill = rate / 1000;
+    this.burst = rate;
   }
 
   /** The slot of the key being looked up, or -1. Under the lock. */

@@ -44,7 +44,7 @@ export class BrokerHub {
     private readonly bus: Bus | null,
   ) {}
 
-  /** Reactor `index` serves: deliveries for it go to `deliver`. */
+  /** Reactor `index` serves (0 to count - 1, or count to 2 count - 1 for a group's replacements): deliveries for it go to `deliver`. */
   attach(index: number, deliver: Deliver): void {
     this.reactors[index] = deliver;
   }
@@ -72,9 +72,9 @@ export class BrokerHub {
       }
       case 'sendTo':
         if (message.instance === this.instanceId) {
-          const i = this.reactorOf(message.id);
+          const delivery: Delivery = { t: 'sendTo', id: message.id, payload: message.payload };
           // The sender looked among its own connections first.
-          if (i !== from) this.reactors[i]?.({ t: 'sendTo', id: message.id, payload: message.payload });
+          for (const i of this.reactorsOf(message.id)) if (i !== from) this.reactors[i]?.(delivery);
         } else {
           this.bus?.publishDirect(message.instance, message.id, message.payload);
         }
@@ -115,14 +115,23 @@ export class BrokerHub {
         const delivery: Delivery = { t: 'publish', topic, payload };
         for (const i of reactors) this.reactors[i]?.(delivery);
       },
-      sendTo: (id, payload) => this.reactors[this.reactorOf(id)]?.({ t: 'sendTo', id, payload }),
+      sendTo: (id, payload) => {
+        const delivery: Delivery = { t: 'sendTo', id, payload };
+        for (const i of this.reactorsOf(id)) this.reactors[i]?.(delivery);
+      },
       stateChanged,
     };
   }
 
-  /** Reactor i hands out ids i+1, i+1+count, ... (a replacement too: its range starts a multiple of count higher). */
-  private reactorOf(id: number): number {
-    return (id - 1) % this.reactorCount;
+  /**
+   * Where connection `id` may live. Reactor i hands out ids i+1, i+1+count, ... (a replacement
+   * too: its range starts a multiple of count higher), and serves at index i, or at i + count
+   * while it or the reactor it replaces drains (a ReactorGroup's second column): each index
+   * that has a reactor is asked, and the one with the connection delivers.
+   */
+  private reactorsOf(id: number): [number, number] {
+    const i = (id - 1) % this.reactorCount;
+    return [i, i + this.reactorCount];
   }
 
   private dropTopic(topic: string): void {

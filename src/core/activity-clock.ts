@@ -24,7 +24,7 @@ export class ActivityClock {
    */
   now: number;
   private timer: NodeJS.Timeout | null = null;
-  private readonly leadMs: number;
+  private leadMs: number;
   private lastRefreshAt: number;
   private windowStart: number;
   private stallCurrent = 0;
@@ -35,21 +35,41 @@ export class ActivityClock {
    * @param windowMs how long a stall is remembered in each of the two windows (the idle timeout)
    */
   constructor(
-    readonly resolutionMs: number,
-    private readonly windowMs: number = 60_000,
+    private resolution: number,
+    private windowMs: number = 60_000,
   ) {
-    this.leadMs = resolutionMs * 1.5;
+    this.leadMs = resolution * 1.5;
     this.lastRefreshAt = performance.now();
     this.windowStart = this.lastRefreshAt;
     this.now = Math.ceil(this.lastRefreshAt + this.leadMs);
+  }
+
+  /** How often the value is refreshed, in ms. */
+  get resolutionMs(): number {
+    return this.resolution;
   }
 
   /** Starts refreshing. The timer never keeps the process alive. */
   start(): void {
     if (this.timer !== null) return;
     this.refresh();
-    this.timer = setInterval(refresh, this.resolutionMs, this);
+    this.timer = setInterval(refresh, this.resolution, this);
     this.timer.unref();
+  }
+
+  /**
+   * A new resolution and stall window (the idle timeout changed while running). The lead grows
+   * at once and shrinks only from the next refresh, so no stamp taken under the old lead is
+   * later than the new one allows.
+   */
+  retime(resolutionMs: number, windowMs: number): void {
+    this.resolution = resolutionMs;
+    this.windowMs = windowMs;
+    this.leadMs = resolutionMs * 1.5;
+    if (this.timer === null) return;
+    clearInterval(this.timer);
+    this.timer = null;
+    this.start();
   }
 
   /** Stops refreshing; `now` keeps its last value. */

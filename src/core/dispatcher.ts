@@ -44,7 +44,10 @@ export class Dispatcher<C extends RegisteredConnection = RegisteredConnection> {
   private running = false;
   private emptyWaiters: (() => void)[] = [];
 
-  constructor(private readonly options: DispatcherOptions) {
+  private readonly options: DispatcherOptions;
+
+  constructor(options: DispatcherOptions) {
+    this.options = { ...options };
     this.clock = new ActivityClock(activityResolutionMs(options.checkInterval), Math.max(options.idleTimeout, options.checkInterval) * 1000);
   }
 
@@ -53,6 +56,24 @@ export class Dispatcher<C extends RegisteredConnection = RegisteredConnection> {
     if (this.running) return;
     this.running = true;
     this.clock.start();
+    this.startSweep();
+  }
+
+  /**
+   * A new idle timeout and check interval, for every connection from the next sweep on (the
+   * first one check interval from now). An idle timeout of 0 stops the sweep.
+   */
+  setIdleTimeout(idleTimeout: number, checkInterval: number): void {
+    this.options.idleTimeout = idleTimeout;
+    this.options.checkInterval = checkInterval;
+    this.clock.retime(activityResolutionMs(checkInterval), Math.max(idleTimeout, checkInterval) * 1000);
+    if (!this.running) return;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.startSweep();
+  }
+
+  private startSweep(): void {
     const { idleTimeout, checkInterval } = this.options;
     if (idleTimeout > 0) {
       this.sweepTimer = setInterval(() => this.sweepIdle(), checkInterval * 1000);

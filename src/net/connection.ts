@@ -28,7 +28,8 @@ export interface ConnectionHost<T> {
    * Backpressure limits, in bytes of pending output; and the most messages a second each
    * connection delivers (0 or absent: no limit).
    */
-  readonly options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number; maxMessagesPerSecond?: number }>;
+  /** Replaced as a whole when the server is reconfigured: read it per use, never keep it. */
+  options: Readonly<{ highWaterMark: number; lowWaterMark: number; maxPendingOutput: number; maxMessagesPerSecond?: number }>;
   /** Called once, when the socket is fully closed. */
   connectionClosed(conn: Connection<T>, reason: CloseReason): void;
   /** Called at most once per connection, with the first error it met. */

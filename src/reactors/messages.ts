@@ -3,6 +3,7 @@ import type { TlsMaterial } from '../transport/node-tls.js';
 import type { CodecName } from '../server/options.js';
 import type { LogLevel } from '../ops/logging.js';
 import type { ReactorServerOptions } from '../server/reactor-server.js';
+import type { LiveOptions } from '../server/live-options.js';
 import type { AddressTableState } from '../admission/address-table.js';
 import type { AdmissionAnswers, AdmissionOps } from '../admission/remote-limiter.js';
 
@@ -19,6 +20,11 @@ export interface SubReactorConfig {
   index: number;
   /** How many reactors this slot had before this one (0 for the first). */
   generation: number;
+  /**
+   * Where this reactor counts in the group's shared per-address table: its index, or index +
+   * count when it replaces a reactor that still drains in the other.
+   */
+  column: number;
   /** Reactors in the group (connection ids step by this, so they are unique group-wide). */
   count: number;
   /** The application module, or null for the default echo. */
@@ -39,6 +45,8 @@ export type ToReactor =
   | { t: 'stats'; requestId: number }
   /** New TLS material for new handshakes (already checked by the supervisor). */
   | { t: 'reloadTls'; tls: TlsMaterial }
+  /** New values of live options and the log level (already checked by the supervisor); answered with `reconfigured`. */
+  | { t: 'reconfigure'; requestId: number; options: LiveOptions; logLevel: LogLevel | undefined }
   /** The answers to an `admission` batch's questions (processes mode). */
   | { t: 'admitted'; answers: AdmissionAnswers }
   | { t: 'stop'; drainTimeout: number | undefined };
@@ -59,4 +67,12 @@ export type FromReactor =
    * connection closed), in order (processes mode: the supervisor keeps the per-address limits).
    */
   | { t: 'admission'; ops: AdmissionOps }
+  /** The options of a `reconfigure` are in force (or, with `error`, were refused: nothing changed). */
+  | { t: 'reconfigured'; requestId: number; error: string | undefined }
+  /**
+   * Told to stop, this reactor has closed its listener: no new connection reaches it (a
+   * cluster worker's close reaches the primary first, on the same channel), while its open
+   * ones drain.
+   */
+  | { t: 'notAccepting' }
   | { t: 'stopped' };

@@ -11,7 +11,8 @@ import { FROM_GROUP } from '../broker/broker-hub.js';
 import { requireTopic } from '../server/broker-link.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, type CodecName } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, SERVER_OPTION_NAMES, resolveOptions, type CodecName, type ServerOptions } from '../server/options.js';
+import { checkLiveChanges, type LiveOptions } from '../server/live-options.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { REACTOR_SERVER_OPTION_NAMES, checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
@@ -125,9 +126,29 @@ export interface GroupStats {
   reactors: ReactorStats[];
 }
 
+/** A reactor being replaced: it drains its connections and then ends; nothing replaces it. */
+interface Outgoing {
+  link: ReactorLink;
+  column: number;
+  /** Resolves when its thread or process has gone. */
+  exited: Promise<void>;
+  /** Resolves once it has closed its listener (or has gone). */
+  notAccepting: Promise<void>;
+  acceptingEnded: () => void;
+}
+
 interface Slot {
   index: number;
   link: ReactorLink;
+  /**
+   * Where the current reactor counts in the shared per-address table and in the broker hub:
+   * the slot's index or index + size, the other one being free for the next replacement
+   * while this one is still draining.
+   */
+  column: number;
+  /** Reactors this slot has had before the current one (each gets a range of connection ids of its own). */
+  generation: number;
+  /** Replacements after a failure (not those asked for by `replaceReactors`). */
   restarts: number;
   ready: boolean;
   /** When the current reactor became ready (performance.now()), or -1. */
@@ -141,8 +162,25 @@ interface Slot {
   retry: NodeJS.Timeout | null;
   /** Whoever waits for this slot to serve: start(), terminateReactor(). */
   waiters: { resolve: (info: AddressInfo) => void; reject: (err: Error) => void }[];
-  /** Sent once the reactor says hello. */
-  pendingConfig: SubReactorConfig | null;
+  /** The port to start the reactor on, once it says hello (its config is built then, from the group's settings at that moment). */
+  pendingPort: number | null;
+  /** The reactor the current one replaces, while it still serves or drains. */
+  outgoing: Outgoing | null;
+  /** True while a new reactor starts in place of a serving one: a failure then keeps the old one. */
+  replacing: boolean;
+}
+
+/** One slot's reactor replaced by `replaceReactors`: the thread or process before and after. */
+export interface ReplacedReactorInfo {
+  index: number;
+  kind: 'thread' | 'process';
+  from: number;
+  to: number;
+}
+
+/** The options of a NetServer among a group's reactor options. */
+function pickServerOptions(options: Record<string, unknown>): Partial<ServerOptions> {
+  return Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && (SERVER_OPTION_NAMES as readonly string[]).includes(key))) as Partial<ServerOptions>;
 }
 
 /** Half the cores, at least one: the seed's number of socket dispatchers. */
@@ -231,12 +269,15 @@ const DEFAULT_DRAIN_SECONDS = DEFAULT_OPTIONS.drainTimeout;
 export class ReactorGroup {
   readonly mode: ReactorMode;
   readonly size: number;
-  private readonly config: Omit<SubReactorConfig, 'index' | 'generation'>;
+  private readonly config: Omit<SubReactorConfig, 'index' | 'generation' | 'column'>;
   private readonly slots: Slot[] = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private address: AddressInfo | null = null;
   private nextRequestId = 1;
   private readonly statsRequests = new Map<number, (stats: LoopStats, eventLoopLagSeconds: number) => void>();
+  private readonly reconfigureRequests = new Map<number, (error: string | undefined) => void>();
+  /** The reconfiguration or replacement under way: the next waits for it. */
+  private changing: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | null = null;
   /** The stop every reactor is told, once stop() was called (also to reactors that greet us later). */
   private stopRequest: (ToReactor & { t: 'stop' }) | null = null;
@@ -264,7 +305,8 @@ export class ReactorGroup {
       ...DEFAULT_OPTIONS,
       ...Object.fromEntries(Object.entries(serverOptions).filter(([, value]) => value !== undefined)),
     });
-    this.addressTable = limits === null ? null : AddressTable.create(serverOptions.maxTrackedAddresses ?? DEFAULT_OPTIONS.maxTrackedAddresses, this.size, limits);
+    // Two columns per slot: a replacement counts in one while the reactor it replaces drains in the other.
+    this.addressTable = limits === null ? null : AddressTable.create(serverOptions.maxTrackedAddresses ?? DEFAULT_OPTIONS.maxTrackedAddresses, 2 * this.size, limits);
     this.config = {
       count: this.size,
       app: app === undefined ? null : moduleUrl(app),
@@ -312,7 +354,7 @@ export class ReactorGroup {
    * Every call returns the same promise.
    */
   stop(options: { drainTimeout?: number } = {}): Promise<void> {
-    if (this.stopping === null) this.stopping = this.shutdown(options.drainTimeout ?? this.options.drainTimeout);
+    if (this.stopping === null) this.stopping = this.shutdown(options.drainTimeout ?? this.config.options.drainTimeout);
     return this.stopping;
   }
 
@@ -340,7 +382,7 @@ export class ReactorGroup {
   status(): ReactorStatus[] {
     return this.slots.map((slot) => ({
       index: slot.index,
-      state: slot.ready ? 'serving' : slot.retry !== null ? 'down' : 'starting',
+      state: slot.ready || (slot.replacing && slot.outgoing !== null) ? 'serving' : slot.retry !== null ? 'down' : 'starting',
       failures: slot.failures,
       lastError: slot.lastError,
     }));
@@ -360,6 +402,127 @@ export class ReactorGroup {
     this.config.options.tls = next;
     const tls: TlsMaterial = { cert: next.cert, key: next.key, ...(next.ca === undefined ? {} : { ca: next.ca }), ...(next.sni === undefined ? {} : { sni: next.sni }) };
     for (const slot of this.slots) if (slot.ready) slot.link.send({ t: 'reloadTls', tls });
+  }
+
+  /**
+   * Changes live options (see `NetServer.reconfigure`) and the reactors' log level in every
+   * reactor, and in the per-address limits they share; reactors started later take them too.
+   * Checked here first: on any problem nothing changes. Resolves when every serving reactor
+   * has them in force. One change (or replacement) at a time: a second call waits for the first.
+   * @throws InvalidOptionError naming the option; ServerStateError once stopped
+   */
+  reconfigure(changes: LiveOptions, logLevel?: LogLevel): Promise<void> {
+    const run = this.changing.then(() => this.applyChanges(changes, logLevel));
+    this.changing = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Replaces every reactor, one at a time, with a new thread or process that loads the
+   * application and task modules afresh: the new reactor serves before the old one stops
+   * accepting, and the old one then drains its connections (up to drainTimeout) as on stop.
+   * Processes: the primary hands new connections only to reactors that listen, and one that a
+   * closing reactor declines goes to another. Threads: the new listener joins the port before
+   * the old one leaves it (connections the kernel queued on the old one move to another
+   * listener only where `net.ipv4.tcp_migrate_req` is 1; see docs/deploy.md). A new reactor
+   * that cannot start is stopped, its slot keeps the old one, and this rejects with its error
+   * (slots replaced before it stay replaced). A slot whose reactor is down is left to its
+   * restart, which loads the new code anyway.
+   * @returns each replaced slot, with its thread or process before and after
+   * @throws ReactorStartError when a new reactor cannot start; ServerStateError unless running
+   */
+  replaceReactors(): Promise<ReplacedReactorInfo[]> {
+    const run = this.changing.then(() => this.replaceAll());
+    this.changing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether any reactor replaced by `replaceReactors` is still draining. */
+  get draining(): number {
+    return this.slots.filter((slot) => slot.outgoing !== null).length;
+  }
+
+  private async applyChanges(changes: LiveOptions, logLevel: LogLevel | undefined): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new ServerStateError(`reconfigure() called on a group that is ${this.state}`);
+    if (logLevel !== undefined) requireOneOf('logLevel', logLevel, LOG_LEVELS);
+    const current = resolveOptions(pickServerOptions(this.config.options));
+    checkLiveChanges(current, changes);
+    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined)) as LiveOptions;
+    const next = resolveOptions({ ...current, ...given });
+    const limits = addressLimitsOf(next);
+    if (this.addressTable !== null && limits !== null) this.addressTable.setLimits(limits);
+    Object.assign(this.config.options, given);
+    if (logLevel !== undefined) this.config.logLevel = logLevel;
+    // Every reactor told to start has its settings from before this change, or gets it now.
+    const links = this.slots.filter((slot) => slot.pendingPort === null && slot.retry === null).map((slot) => slot.link);
+    const refusals = await Promise.all(links.map((link) => this.askReconfigure(link, given, logLevel)));
+    const refused = refusals.find((error) => error !== undefined);
+    if (refused !== undefined) throw new ServerStateError(`a reactor refused options the group accepted: ${refused}`);
+  }
+
+  private askReconfigure(link: ReactorLink, options: LiveOptions, logLevel: LogLevel | undefined): Promise<string | undefined> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const done = (error: string | undefined): void => {
+        this.reconfigureRequests.delete(requestId);
+        resolve(error);
+      };
+      this.reconfigureRequests.set(requestId, done);
+      // A reactor that ends first has no settings to hold; its replacement starts with the new ones.
+      void link.exited.then(() => done(undefined));
+      link.send({ t: 'reconfigure', requestId, options, logLevel });
+    });
+  }
+
+  private async replaceAll(): Promise<ReplacedReactorInfo[]> {
+    if (this.state !== 'running') throw new ServerStateError(`replaceReactors() called on a group that is ${this.state}`);
+    const replaced: ReplacedReactorInfo[] = [];
+    for (const slot of this.slots) {
+      if (this.state !== 'running') throw new ServerStateError('the group was stopped while replacing its reactors');
+      if (!slot.ready) continue;
+      replaced.push(await this.replaceSlot(slot));
+    }
+    return replaced;
+  }
+
+  private async replaceSlot(slot: Slot): Promise<ReplacedReactorInfo> {
+    // The other column must be free: a reactor replaced before still draining there ends first.
+    if (slot.outgoing !== null) await slot.outgoing.exited;
+    let acceptingEnded = (): void => undefined;
+    const notAccepting = new Promise<void>((resolve) => (acceptingEnded = resolve));
+    const old: Outgoing = { link: slot.link, column: slot.column, exited: slot.link.exited, notAccepting: Promise.race([notAccepting, slot.link.exited]), acceptingEnded };
+    const oldReadyAt = slot.readyAt;
+    slot.outgoing = old;
+    slot.replacing = true;
+    try {
+      await this.spawn(slot.index, slot.column < this.size ? slot.column + this.size : slot.column - this.size);
+    } catch (err) {
+      // The new reactor is stopped if it still runs; it never served, so it holds nothing.
+      const failedColumn = slot.column;
+      slot.link.terminate();
+      this.addressTable?.releaseReactor(failedColumn);
+      this.broker.hub.detach(failedColumn);
+      slot.link = old.link;
+      slot.column = old.column;
+      if (slot.outgoing === old) {
+        // The old reactor never stopped serving: it stays.
+        slot.outgoing = null;
+        slot.ready = true;
+        slot.readyAt = oldReadyAt;
+      } else if (this.state === 'running') {
+        // It died meanwhile (onReactorExit saw it go as an outgoing reactor): start its slot afresh.
+        slot.restarts++;
+        this.spawn(slot.index, old.column).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      slot.replacing = false;
+    }
+    // The new reactor serves: the old one stops accepting, drains, and ends (see onReactorExit).
+    void this.stopReactor(old.link, { t: 'stop', drainTimeout: this.config.options.drainTimeout });
+    // Done once no new connection can reach it; its open ones may drain for a while yet.
+    await old.notAccepting;
+    return { index: slot.index, kind: slot.link.kind, from: old.link.id, to: slot.link.id };
   }
 
   /**
@@ -421,7 +584,7 @@ export class ReactorGroup {
     if (slot === undefined) throw new RangeError(`no sub-reactor ${index}`);
     const replaced = new Promise<AddressInfo>((resolve, reject) => slot.waiters.push({ resolve, reject }));
     slot.ready = false;
-    this.broker.hub.detach(slot.index);
+    this.broker.hub.detach(slot.column);
     slot.link.terminate();
     await replaced;
     return this.info(slot);
@@ -459,16 +622,38 @@ export class ReactorGroup {
     }
   }
 
-  private spawn(index: number): Promise<AddressInfo> {
+  /**
+   * Starts a new reactor in slot `index` (the first, or one after the previous has gone, or,
+   * with `column`, one beside a reactor it replaces); resolves once it serves.
+   */
+  private spawn(index: number, column = index): Promise<AddressInfo> {
     // stop() may come while start() is on its way: nothing new is started after it.
     if (this.stopRequest !== null) return Promise.reject(new ServerStateError('the group was stopped while starting'));
     const link = this.mode === 'threads' ? spawnThread() : spawnProcess();
     let slot = this.slots[index];
     if (slot === undefined) {
-      slot = { index, link, restarts: 0, ready: false, readyAt: -1, failures: 0, startError: undefined, lastError: undefined, retry: null, waiters: [], pendingConfig: null };
+      slot = {
+        index,
+        link,
+        column,
+        generation: 0,
+        restarts: 0,
+        ready: false,
+        readyAt: -1,
+        failures: 0,
+        startError: undefined,
+        lastError: undefined,
+        retry: null,
+        waiters: [],
+        pendingPort: null,
+        outgoing: null,
+        replacing: false,
+      };
       this.slots[index] = slot;
     } else {
       slot.link = link;
+      slot.column = column;
+      slot.generation++;
       slot.ready = false;
     }
     const current = slot;
@@ -478,33 +663,45 @@ export class ReactorGroup {
     // Cluster workers share the primary's listener by its listen arguments, port 0 included;
     // reusePort listeners each bind for themselves, so after the first the real port is needed.
     const requested = this.config.options.port ?? DEFAULT_OPTIONS.port;
-    const port = this.mode === 'processes' || this.address === null ? requested : this.address.port;
-    current.pendingConfig = { ...this.config, index, generation: current.restarts, options: { ...this.config.options, port } };
+    current.pendingPort = this.mode === 'processes' || this.address === null ? requested : this.address.port;
     return started;
   }
 
+  /** The column of `link` in `slot`: the current reactor's, or the outgoing one's; null for a link that is neither any more. */
+  private columnOf(slot: Slot, link: ReactorLink): number | null {
+    if (slot.link === link) return slot.column;
+    if (slot.outgoing?.link === link) return slot.outgoing.column;
+    return null;
+  }
+
   private onReactorMessage(slot: Slot, link: ReactorLink, message: FromReactor): void {
-    if (slot.link !== link) return;
+    const column = this.columnOf(slot, link);
+    if (column === null) return;
     switch (message.t) {
       case 'hello':
         // A stop may have been sent before the reactor listened for it (processes lose those): repeat it.
         if (this.stopRequest !== null) link.send(this.stopRequest);
-        else if (slot.pendingConfig !== null) link.send({ t: 'start', config: slot.pendingConfig });
-        slot.pendingConfig = null;
+        else if (slot.pendingPort !== null && slot.link === link) {
+          const config: SubReactorConfig = { ...this.config, index: slot.index, generation: slot.generation, column, options: { ...this.config.options, port: slot.pendingPort } };
+          link.send({ t: 'start', config });
+        }
+        slot.pendingPort = null;
         break;
       case 'ready':
+        if (slot.link !== link) break;
         slot.ready = true;
         slot.readyAt = performance.now();
-        this.broker.hub.attach(slot.index, (delivery) => {
-          if (slot.link === link && slot.ready) link.send(delivery);
+        this.broker.hub.attach(column, (delivery) => {
+          if (this.columnOf(slot, link) !== null) link.send(delivery);
         });
         for (const waiter of slot.waiters.splice(0)) waiter.resolve({ address: message.address, family: message.family, port: message.port });
         break;
       case 'failed': {
+        if (slot.link !== link) break;
         const error = new ReactorStartError(slot.index, message.message, message.code);
         slot.startError = error;
-        // Starting the group fails as a whole; a replacement is retried when it has exited.
-        if (this.state !== 'running') for (const waiter of slot.waiters.splice(0)) waiter.reject(error);
+        // Starting the group, or a replacement, fails as a whole; a restart is retried when it has exited.
+        if (this.state !== 'running' || slot.replacing) for (const waiter of slot.waiters.splice(0)) waiter.reject(error);
         // It has nothing to serve: do not wait for whatever its module left running to let it end.
         link.terminate();
         break;
@@ -516,32 +713,44 @@ export class ReactorGroup {
       case 'sendTo':
       case 'subscribe':
       case 'unsubscribe':
-        this.broker.hub.fromReactor(slot.index, message);
+        this.broker.hub.fromReactor(column, message);
         break;
       case 'stats':
         this.statsRequests.get(message.requestId)?.(message.stats, message.eventLoopLagSeconds);
         break;
+      case 'reconfigured':
+        this.reconfigureRequests.get(message.requestId)?.(message.error);
+        break;
       case 'admission': {
         if (this.addressTable === null) break;
-        const answers = applyAdmissionOps(this.addressTable, slot.index, message.ops);
+        const answers = applyAdmissionOps(this.addressTable, column, message.ops);
         if (answers.length > 0) link.send({ t: 'admitted', answers });
         break;
       }
+      case 'notAccepting':
+        if (slot.outgoing?.link === link) slot.outgoing.acceptingEnded();
+        break;
       case 'stopped':
         break;
     }
   }
 
   private onReactorExit(slot: Slot, link: ReactorLink, code: number | null, fatal: Error | undefined): void {
-    if (slot.link !== link) return;
-    slot.ready = false;
+    const column = this.columnOf(slot, link);
+    if (column === null) return;
     // Whatever it still held open is gone with it; its replacement starts from nothing.
-    this.addressTable?.releaseReactor(slot.index);
+    this.addressTable?.releaseReactor(column);
     // Its connections, and with them its topic memberships, are gone.
-    this.broker.hub.detach(slot.index);
+    this.broker.hub.detach(column);
+    if (slot.outgoing?.link === link) {
+      // A replaced reactor that has drained: its successor serves already.
+      slot.outgoing = null;
+      return;
+    }
+    slot.ready = false;
     const error = fatal ?? slot.startError;
     slot.startError = undefined;
-    if (this.state !== 'running') {
+    if (this.state !== 'running' || slot.replacing) {
       const reason = error ?? new ReactorStartError(slot.index, `exited with code ${code}`, undefined);
       for (const waiter of slot.waiters.splice(0)) waiter.reject(reason);
       return;
@@ -560,7 +769,7 @@ export class ReactorGroup {
       if (this.state !== 'running') return;
       slot.restarts++;
       // A failed start is reported when that reactor exits, like any other end.
-      this.spawn(slot.index).catch(() => undefined);
+      this.spawn(slot.index, slot.column).catch(() => undefined);
     }, restartInMs);
   }
 
@@ -589,7 +798,8 @@ export class ReactorGroup {
       slot.retry = null;
       for (const waiter of slot.waiters.splice(0)) waiter.reject(stopped);
     }
-    await Promise.all(this.slots.map((slot) => this.stopReactor(slot.link, this.stopRequest!)));
+    const links = this.slots.flatMap((slot) => (slot.outgoing === null ? [slot.link] : [slot.link, slot.outgoing.link]));
+    await Promise.all(links.map((link) => this.stopReactor(link, this.stopRequest!)));
     // After the reactors: what they sent while draining still goes out.
     await this.broker.stop();
     this.state = 'stopped';

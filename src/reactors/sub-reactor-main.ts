@@ -8,7 +8,8 @@ import { parentPort } from 'node:worker_threads';
 import type { Application } from './app-loader.js';
 import { loadApplication } from './app-loader.js';
 import type { FromReactor, SubReactorConfig, ToReactor } from './messages.js';
-import { createLogger, loggingObserver } from '../ops/logging.js';
+import { createLogger, loggingObserver, type LogLevel } from '../ops/logging.js';
+import type { Logger } from 'pino';
 import { eventLoopLagMeter } from '../ops/metrics.js';
 import { AddressTable } from '../admission/address-table.js';
 import { tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
@@ -53,12 +54,13 @@ let starting: Promise<void> | null = null;
 let stopRequested = false;
 /** The supervisor's per-address limits (processes mode), waiting for its answers. */
 let remoteLimiter: RemoteLimiter | null = null;
+let reactorIndex = -1;
 
 /** This reactor's view of the group's per-address limits. */
 function limiterOf(config: SubReactorConfig): AddressLimiter | undefined {
   const admission = config.admission;
   if (admission === null) return undefined;
-  if (admission.kind === 'shared') return tableLimiter(AddressTable.attach(admission.table), config.index);
+  if (admission.kind === 'shared') return tableLimiter(AddressTable.attach(admission.table), config.column);
   remoteLimiter = new RemoteLimiter((ops) => channel.send({ t: 'admission', ops }), admission.countsConnections);
   return remoteLimiter;
 }
@@ -81,7 +83,7 @@ async function start(config: SubReactorConfig): Promise<void> {
     });
     const limiter = limiterOf(config);
     if (limiter !== undefined) app.server.attachLimiter(limiter);
-    if (config.logLevel !== 'silent') app.server.addObserver(loggingObserver(createLogger(config.logLevel, false, { reactor: config.index })));
+    setLogLevel(config.logLevel, config.index);
     const address = await app.start();
     if (!stopRequested) channel.send({ t: 'ready', address: address.address, family: address.family, port: address.port });
   } catch (err) {
@@ -89,6 +91,31 @@ async function start(config: SubReactorConfig): Promise<void> {
     channel.send({ t: 'failed', message: error.message ?? String(err), code: error.code });
     channel.close();
   }
+}
+
+/** This reactor's logger: made when a level other than silent is first asked for (at start or by a reconfigure). */
+let logger: Logger | null = null;
+
+function setLogLevel(level: LogLevel, index: number): void {
+  if (logger !== null) logger.level = level;
+  else if (level !== 'silent' && app !== null) {
+    logger = createLogger(level, false, { reactor: index });
+    app.server.addObserver(loggingObserver(logger));
+  }
+}
+
+/** New live options and log level: checked by the supervisor, so a refusal here is a bug reported back, not a crash. */
+function reconfigure(message: Extract<ToReactor, { t: 'reconfigure' }>): void {
+  let error: string | undefined;
+  try {
+    if (app !== null) {
+      app.server.reconfigure(message.options);
+      if (message.logLevel !== undefined) setLogLevel(message.logLevel, reactorIndex);
+    }
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  channel.send({ t: 'reconfigured', requestId: message.requestId, error });
 }
 
 let stopping: Promise<void> | null = null;
@@ -101,7 +128,13 @@ function stop(drainTimeout: number | undefined): Promise<void> {
 async function shutdown(drainTimeout: number | undefined): Promise<void> {
   stopRequested = true;
   await starting;
-  await app?.stop({ drainTimeout });
+  if (app !== null) {
+    const stopped = app.stop({ drainTimeout });
+    // The supervisor replacing this reactor waits for this: after it, no connection comes here.
+    await app.server.notAccepting();
+    channel.send({ t: 'notAccepting' });
+    await stopped;
+  }
   lag.stop();
   channel.send({ t: 'stopped' });
   channel.close();
@@ -110,7 +143,12 @@ async function shutdown(drainTimeout: number | undefined): Promise<void> {
 channel.onMessage((message) => {
   switch (message.t) {
     case 'start':
+      reactorIndex = message.config.index;
       starting = start(message.config);
+      break;
+    case 'reconfigure':
+      // A reactor still starting takes the group's settings of the moment it said hello; it answers once it serves.
+      void (starting ?? Promise.resolve()).then(() => reconfigure(message));
       break;
     case 'broadcast':
     case 'publish':

@@ -21,6 +21,7 @@ import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js
 import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
 import { AdmissionControl, addressLimitsOf, tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
 import { AddressTable } from '../admission/address-table.js';
+import { checkLiveChanges, type LiveOptions } from './live-options.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireInteger, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 
 export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
@@ -180,6 +181,8 @@ const DESCRIPTOR_REPORT_MS = 1000;
 
 /** How often a draining server looks for connections that are done. */
 const DRAIN_CHECK_MS = 20;
+/** How long a draining server waits for the first message of a connection it has just accepted. */
+const FIRST_MESSAGE_GRACE_MS = 1000;
 
 /** Where a server is in its life; it only moves forward. */
 export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -196,7 +199,7 @@ export type ServerLifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'sto
  * ```
  */
 export class NetServer<T = unknown> {
-  readonly options: Readonly<ServerOptions>;
+  private optionsInForce: Readonly<ServerOptions>;
   readonly dispatcher: Dispatcher<Connection<unknown>>;
   readonly callbacks: ServerCallbacks<T>;
   /** The sockets this server listens for and serves (node:net). */
@@ -222,6 +225,8 @@ export class NetServer<T = unknown> {
   private readonly observers: ServerObserver[] = [];
   private starting: Promise<AddressInfo> | null = null;
   private stopping: Promise<void> | null = null;
+  private acceptingEnded!: () => void;
+  private readonly notAcceptingPromise = new Promise<void>((resolve) => (this.acceptingEnded = resolve));
   private listenerErrorCount = 0;
   private readonly descriptors = DescriptorGuard.forThisProcess();
   /** Connections refused for want of descriptors since the last report, and when that was. */
@@ -229,6 +234,8 @@ export class NetServer<T = unknown> {
   private descriptorReportAt = -Infinity;
   /** Admission control, settled at start (a group's limiter is attached before it); null when no option asks for it. */
   private admission: AdmissionControl | null = null;
+  /** The per-address limits admission control consults, settled at start (kept when `reconfigure` changes the lists). */
+  private limiter: AddressLimiter | null = null;
   /** Whether each admitted connection is released to admission control when it closes. */
   private releaseOnClose = false;
   /** The table of this server's per-address limits, when it keeps its own. */
@@ -241,7 +248,7 @@ export class NetServer<T = unknown> {
    *   UnsupportedError for reusePort where it is missing
    */
   constructor(options: NetServerOptions<T> = {}) {
-    this.options = Object.freeze(resolveNetServerOptions(options));
+    this.optionsInForce = Object.freeze(resolveNetServerOptions(options));
     const { callbacks, idStart = 1, idStep = 1 } = options;
     this.codec = createCodec(this.options);
     this.nextConnectionId = idStart;
@@ -286,6 +293,40 @@ export class NetServer<T = unknown> {
 
   /** The wire format in use. */
   readonly codec: Codec;
+
+  /** The options in force (a new object after each `reconfigure`). */
+  get options(): Readonly<ServerOptions> {
+    return this.optionsInForce;
+  }
+
+  /**
+   * Changes options of the running server (or of one not started yet): the idle timeout and
+   * check interval (from the next check, for every connection), the water marks and
+   * maxPendingOutput (from each connection's next write), maxConnections, allow and deny (from
+   * the next connection), the per-address limits' values (see `checkLiveChanges`: a limit
+   * cannot turn on or off), maxMessagesPerSecond (for connections accepted from now on) and
+   * drainTimeout. Everything is checked first, together with the options it joins: on any
+   * problem nothing changes. In a ReactorGroup, change the group instead (it reaches every
+   * reactor and the limits they share).
+   * @returns the options now in force
+   * @throws InvalidOptionError naming the first bad option, or one that cannot change while running
+   */
+  reconfigure(changes: LiveOptions): Readonly<ServerOptions> {
+    const current = this.optionsInForce;
+    checkLiveChanges(current, changes);
+    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+    const next = Object.freeze(resolveOptions({ ...current, ...given }));
+    const admission = this.admission === null && this.groupLimiter === null && !AdmissionControl.wanted(next) ? null : new AdmissionControl(next, this.limiter);
+    if (next.idleTimeout !== current.idleTimeout || next.checkInterval !== current.checkInterval) this.dispatcher.setIdleTimeout(next.idleTimeout, next.checkInterval);
+    // The group changes the limits it shares itself; a table of this server's own is changed here.
+    const limits = addressLimitsOf(next);
+    if (this.addressTable !== null && limits !== null) this.addressTable.setLimits(limits);
+    // Before start, admission is settled from the options at start.
+    if (this.lifecycle !== 'new') this.admission = admission;
+    this.optionsInForce = next;
+    this.host.options = next;
+    return next;
+  }
 
   /** This instance's id (option `instanceId`): the first part of every `conn.globalId`. */
   readonly instanceId: string;
@@ -508,6 +549,14 @@ export class NetServer<T = unknown> {
   }
 
   /**
+   * Resolves once a stop has closed the listener (its descriptor is closed: no new connection
+   * reaches this server), while open connections may still be draining.
+   */
+  notAccepting(): Promise<void> {
+    return this.notAcceptingPromise;
+  }
+
+  /**
    * Adds an observer of connection lifecycle events (for logging and metrics). Observers see
    * events alongside the application's callbacks, never instead of them, and never per message.
    */
@@ -647,6 +696,7 @@ export class NetServer<T = unknown> {
       this.addressTable = AddressTable.create(options.maxTrackedAddresses, 1, limits);
       limiter = tableLimiter(this.addressTable, 0);
     }
+    this.limiter = limiter;
     if (limiter === null && !AdmissionControl.wanted(options)) return;
     this.admission = new AdmissionControl(options, limiter);
     this.releaseOnClose = this.admission.countsConnections;
@@ -672,6 +722,7 @@ export class NetServer<T = unknown> {
     this.lifecycle = 'stopping';
     if (this.starting !== null) await this.starting.catch(() => undefined);
     const listenerClosed = this.listener.close();
+    this.acceptingEnded();
     // Their answers find the server stopping and give their places back.
     for (const socket of this.awaitingAdmission) this.driver.close(socket);
     if (drainTimeout > 0 && this.dispatcher.connectionCount > 0) await this.drain(drainTimeout);
@@ -691,8 +742,11 @@ export class NetServer<T = unknown> {
     return new Promise<void>((resolve) => {
       const deadline = setTimeout(finish, drainTimeout * 1000);
       const sweep = setInterval(() => {
+        const now = performance.now();
         for (const conn of this.dispatcher.connections()) {
-          if (!conn.isQuiescent) {
+          // A connection that has sent nothing yet, accepted a moment ago, is still on its way
+          // to its first message (a busy client, or one accepted just before the listener closed).
+          if (!conn.isQuiescent || (this.driver.bytesRead(conn.rawSocket) === 0 && now - conn.lastActiveAt < FIRST_MESSAGE_GRACE_MS)) {
             seenQuiet.delete(conn);
           } else if (seenQuiet.get(conn) === this.driver.bytesRead(conn.rawSocket)) {
             conn.closeAfterWrite('server-stop');
