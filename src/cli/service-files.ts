@@ -45,7 +45,7 @@ export class ServiceFiles {
       process.stderr.write(alreadyRunning(state.pid, path));
       process.exit(1);
     }
-    if (state.kind === 'stale') logger.warn({ pidFile: path, pid: state.pid, reason: state.reason }, 'stale pid file: replaced once listening');
+    if (state.kind === 'stale') logger.warn({ pidFile: path, stalePid: state.pid, reason: state.reason }, 'stale pid file: replaced once listening');
     return new ServiceFiles(path);
   }
 
