@@ -109,7 +109,7 @@ function serve(socket: net.Socket, handlers: ControlHandlers): void {
   let answered: Promise<void> = Promise.resolve();
   const reply = (answer: () => Promise<unknown>): void => {
     answered = answered.then(answer).then((value) => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(value)}\n`);
+      if (!socket.destroyed) socket.write(`${encode(value)}\n`);
     });
   };
   socket.on('data', (text: string) => {
@@ -148,3 +148,12 @@ async function answer(line: string, handlers: ControlHandlers): Promise<StatusRe
 }
 
 const errorReply = (error: string): ControlErrorReply => ({ error });
+
+/** `value` as one JSON line; an error reply when it cannot be (a cycle, a BigInt), never a throw. */
+function encode(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    return JSON.stringify(errorReply(`the answer could not be encoded as JSON: ${(err as Error).message}`));
+  }
+}
