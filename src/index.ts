@@ -62,6 +62,8 @@ export {
   PayloadTooLargeError,
   ConfigFileError,
   type ConfigProblem,
+  ControlSocketError,
+  type ControlSocketFailure,
 } from './core/errors.js';
 export { ThreadPool, defaultPoolSize, maxPoolSize, type TaskRef, type Transfer } from './pool/thread-pool.js';
 export { isPoolStopping } from './pool/pool-context.js';

@@ -7,6 +7,14 @@
 /** A request on the control socket. */
 export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' };
 
+/**
+ * The reply to a request the server could not take: not JSON, not an object with a `cmd`, a
+ * `cmd` it does not know, or a handler that failed. The connection stays usable.
+ */
+export interface ControlErrorReply {
+  error: string;
+}
+
 /** One reactor of the running server, as `status` shows it. */
 export interface ReactorSummary {
   index: number;
@@ -28,6 +36,8 @@ export interface StatusReport {
   /** True once a stop has begun (the server drains). */
   draining: boolean;
   connections: number;
+  /** Seconds a stop gives open connections to finish (`drainTimeout`): `stop` waits this plus a margin. */
+  drainTimeoutSeconds: number;
   reactors: ReactorSummary[];
 }
 

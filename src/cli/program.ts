@@ -1,21 +1,25 @@
 /** The reactor-server command: its subcommands, parsed and run (loaded by main.ts). */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addBenchCommand } from './bench-command.js';
 import { addConfigCommands } from './config-command.js';
 import { addSendCommand } from './send-command.js';
 import { ConfigFileError } from '../core/errors.js';
 import { addStartCommand } from './start-command.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { PACKAGE_VERSION } from './package-version.js';
+import { addReloadCommand } from './reload-command.js';
+import { addStatusCommand } from './status-command.js';
+import { addStopCommand } from './stop-command.js';
 
 const program = new Command()
   .name('reactor-server')
   .description('A Reactor-pattern TCP server: the seed-compatible echo and the framework around it.')
-  .version(pkg.version, '-v, --version')
+  .version(PACKAGE_VERSION, '-v, --version')
   .showHelpAfterError();
 
 addStartCommand(program);
+addStatusCommand(program);
+addStopCommand(program);
+addReloadCommand(program);
 addSendCommand(program);
 addBenchCommand(program);
 addConfigCommands(program);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { z as Zod } from 'zod';
 import { lazyModule } from '../core/lazy-module.js';
@@ -13,6 +14,7 @@ import { checkReactorServerOptions, type ReactorServerOptions } from '../server/
 import { parseBrokerUrl } from '../broker/broker-url.js';
 import { DEFAULT_OUTBOX_BYTES } from '../broker/broker.js';
 import * as parse from './parsers.js';
+import { controlSocketPath } from './pid-file.js';
 import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, createTlsContext, type TlsOptions } from '../transport/node-tls.js';
 import { parseSniSpec, settingOfOption, sniFilesOf, tlsOptionsOf, type TlsSettings } from './tls-settings.js';
 
@@ -67,6 +69,7 @@ export interface StartSettings extends TlsSettings {
   logLevel: LogLevel;
   metricsPort?: number;
   metricsHost: string;
+  pidFile?: string;
   proxyProtocol: ProxyProtocolMode;
   trustedProxies?: string;
   proxyHeaderTimeout: number;
@@ -152,6 +155,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flags: '--log-level <level>', env: 'REACTOR_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: parse.choice(LOG_LEVELS), default: 'info', schema: (z) => z.enum(LOG_LEVELS) },
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'REACTOR_METRICS_PORT', description: 'serve Prometheus /metrics and /health on this port (off by default)', parse: parse.port, schema: portNumber },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'REACTOR_METRICS_HOST', description: 'address of the metrics endpoint', default: '127.0.0.1', schema: name },
+  {
+    key: 'pidFile',
+    flags: '--pid-file <file>',
+    env: 'REACTOR_PID_FILE',
+    description: 'write the process id here once listening (refused while a server it names runs), and serve the control socket for status, stop and reload beside it: FILE with .pid replaced by .sock',
+    schema: name,
+  },
   { key: 'tlsCert', flags: '--tls-cert <file>', env: 'REACTOR_TLS_CERT', description: 'serve TLS with this certificate chain (PEM); SIGHUP re-reads it', schema: name },
   { key: 'tlsKey', flags: '--tls-key <file>', env: 'REACTOR_TLS_KEY', description: "the certificate's private key (PEM)", schema: name },
   { key: 'tlsCa', flags: '--tls-ca <file>', env: 'REACTOR_TLS_CA', description: 'CAs trusted for client certificates (PEM)', schema: name },
@@ -302,6 +312,7 @@ export function checkSettings(settings: StartSettings): ConfigProblem[] {
       if (tls !== undefined) createTlsContext(tls);
     }),
     problemOf(() => checkMetricsEndpoint(settings)),
+    problemOf(() => checkPidFile(settings)),
     problemOf(() => {
       parseBrokerUrl(settings.broker);
       requireInteger('brokerOutbox', settings.brokerOutbox, 1024, Number.MAX_SAFE_INTEGER);
@@ -319,6 +330,24 @@ function checkMetricsEndpoint({ metricsPort, metricsHost, host, port }: StartSet
   requireInteger('metricsPort', metricsPort, 0, 65535);
   if (metricsPort !== 0 && metricsPort === port && metricsHost === host) {
     throw new InvalidOptionError('metricsPort', `must differ from port: both are ${host}:${port}`);
+  }
+}
+
+/**
+ * The longest path a UNIX socket may have: `sun_path` holds 108 bytes on Linux, 104 on macOS
+ * and the BSDs, the terminating NUL included.
+ */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/** @throws InvalidOptionError when the control socket beside the pid file cannot be listened on */
+function checkPidFile({ pidFile }: StartSettings): void {
+  if (pidFile === undefined) return;
+  requireName('pidFile', pidFile);
+  if (process.platform === 'win32') throw new UnsupportedError('the pid file and its control socket need UNIX sockets: not on Windows', 'pidFile');
+  const socket = controlSocketPath(resolve(pidFile));
+  const bytes = Buffer.byteLength(socket);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new InvalidOptionError('pidFile', `its control socket ${socket} is ${bytes} bytes long; a UNIX socket path may have at most ${MAX_SOCKET_PATH_BYTES}: use a shorter path`);
   }
 }
 

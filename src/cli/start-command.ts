@@ -13,8 +13,11 @@ import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
 import type { TlsOptions } from '../transport/node-tls.js';
 import { Broker, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
 import { parseBrokerUrl } from '../broker/broker-url.js';
+import type { ReloadReport } from './control-protocol.js';
+import { ServiceFiles, alreadyRunning } from './service-files.js';
+import { statusReport, type StatusSource } from './status-report.js';
 
-interface Running {
+interface Running extends StatusSource {
   shape: string;
   address: AddressInfo;
   metrics: MetricsSource;
@@ -61,6 +64,7 @@ async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shut
     shape: broker === null ? '1 reactor' : `1 reactor, instance ${app.server.instanceId}`,
     address,
     metrics: broker === null ? metrics : withBroker(metrics, () => broker.status()),
+    reactors: () => [{ index: 0, kind: 'inline', id: process.pid }],
     stop: () =>
       app
         .stop()
@@ -100,6 +104,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
     shape: `${count} reactors on ${group.mode}${shared ? `, instance ${group.instanceId}` : ''}`,
     address,
     metrics: shared ? withBroker(metrics, () => group.brokerStatus()) : metrics,
+    reactors: () => group.reactors,
     stop: () => group.stop(),
     reloadTls: (material) => group.reloadTls(material),
   };
@@ -117,6 +122,8 @@ function withBroker(source: MetricsSource, status: () => BrokerStatus): MetricsS
 async function start(settings: StartSettings): Promise<void> {
   refuseBadSettings(settings);
   const logger = createLogger(settings.logLevel, process.stdout.isTTY === true);
+  // Before anything starts: a second server on the same pid file is refused here.
+  const serviceFiles = settings.pidFile === undefined ? null : ServiceFiles.claim(settings.pidFile, logger);
   const count = settings.workers === 'auto' ? defaultReactorCount() : settings.workers;
   // Signals are handled from the first moment: a stop while reactors are still starting stops
   // what has started and exits 0, like a stop of a running server.
@@ -147,38 +154,101 @@ async function start(settings: StartSettings): Promise<void> {
     logger.info({ metrics: `http://${formatHostPort(metrics.address.address, metrics.address.port)}/metrics` }, 'metrics listening');
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
+  // SIGHUP and the control socket's `reload` both come here, one reload at a time.
+  const reload = oneAtATime((trigger: ReloadTrigger) => reloadSettings(trigger, settings, running, logger, tlsReloads));
+  if (serviceFiles !== null) {
+    try {
+      await serviceFiles.listen({
+        status: () => statusReport(running, { drainTimeoutSeconds: settings.drainTimeout, stopping: shutdown.requested }),
+        reload: () => reload('control socket'),
+      });
+    } catch (err) {
+      process.stderr.write(`reactor-server: cannot serve the control socket ${serviceFiles.socketPath}: ${err instanceof Error ? err.message : String(err)}\n`);
+      await running.stop();
+      process.exit(1);
+    }
+    // After the server, like the metrics: `status` answers "draining" while it drains.
+    shutdown.add(() => serviceFiles.close());
+    logger.info({ control: serviceFiles.socketPath }, 'control socket listening');
+  }
+  if (shutdown.requested) return shutdown.exitWhenStopped();
   shutdown.started();
   process.on('SIGHUP', () => {
-    const reloaded = reloadOnHangup(settings, running, logger);
-    if (reloaded !== null) tlsReloads[reloaded ? 'succeeded' : 'failed']++;
+    reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
   releaseHangup();
 
+  if (serviceFiles !== null) {
+    let other: number | null;
+    try {
+      other = serviceFiles.publish();
+    } catch (err) {
+      process.stderr.write(`reactor-server: cannot write pid file ${serviceFiles.pidFile}: ${err instanceof Error ? err.message : String(err)}\n`);
+      await running.stop();
+      process.exit(1);
+    }
+    if (other !== null) {
+      // Another server claimed the file while this one started: it keeps it.
+      process.stderr.write(alreadyRunning(other, serviceFiles.pidFile));
+      await running.stop();
+      process.exit(1);
+    }
+  }
   const { address } = running;
   // The ready line: what scripts wait for, and the one thing printed whatever the log level.
   const shape = settings.tlsCert === undefined ? running.shape : `${running.shape}, TLS`;
   process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${shape})\n`);
 }
 
+/** `run` wrapped so that a call made while an earlier one runs starts only once that one has ended. */
+function oneAtATime<A, T>(run: (arg: A) => Promise<T>): (arg: A) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (arg) => {
+    const next = last.then(() => run(arg));
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
+
+/** What asked for a reload, for its log lines. */
+type ReloadTrigger = 'SIGHUP' | 'control socket';
+
 /**
- * SIGHUP: re-reads the TLS certificate, key, CA and SNI files and hands them to every reactor
- * for new handshakes. Bad files are logged and the old material stays in use. Never fatal.
- * @returns whether the material was replaced; null without TLS
+ * Reloads what can change while the server serves: the one function behind SIGHUP and the
+ * control socket's `reload` (`reactor-server reload`), called one at a time. It resolves once
+ * whatever it applied is in force. For now that is the TLS material only (see reloadTls).
  */
-function reloadOnHangup(settings: StartSettings, running: Running, logger: Logger): boolean | null {
+async function reloadSettings(trigger: ReloadTrigger, settings: StartSettings, running: Running, logger: Logger, tlsReloads: { succeeded: number; failed: number }): Promise<ReloadReport> {
+  const outcome = reloadTls(trigger, settings, running, logger);
+  if (outcome === null) return { ok: true, problems: [], applied: [], restartRequired: [], replaced: [] };
+  tlsReloads[outcome.ok ? 'succeeded' : 'failed']++;
+  if (!outcome.ok) return { ok: false, problems: [outcome.problem], applied: [], restartRequired: [], replaced: [] };
+  return { ok: true, problems: [], applied: outcome.applied, restartRequired: [], replaced: [] };
+}
+
+type TlsReload = { ok: true; applied: string[] } | { ok: false; problem: { key: string; message: string } };
+
+/**
+ * Re-reads the TLS certificate, key, CA and SNI files and hands them to every reactor for new
+ * handshakes. Bad files are logged and the old material stays in use. Never fatal.
+ * @returns the settings whose files were re-read, or the problem; null without TLS
+ */
+function reloadTls(trigger: ReloadTrigger, settings: StartSettings, running: Running, logger: Logger): TlsReload | null {
   if (settings.tlsCert === undefined) {
-    logger.info('SIGHUP: no TLS material to reload');
+    logger.info(`${trigger}: no TLS material to reload`);
     return null;
   }
   try {
     const material = tlsOptionsOf(settings) as TlsOptions;
     running.reloadTls(material);
     logger.info({ cert: settings.tlsCert }, 'tls material reloaded');
-    return true;
+    const keys = ['tlsCert', 'tlsKey', 'tlsCa', 'tlsSni'] as const;
+    return { ok: true, applied: keys.filter((key) => settings[key] !== undefined) };
   } catch (err) {
     const problem = err as { option?: string; reason?: string; message: string };
-    logger.error({ setting: problem.option === undefined ? undefined : settingOfOption(problem.option), err }, 'tls reload failed; the old material stays in use');
-    return false;
+    const key = problem.option === undefined ? 'tlsCert' : settingOfOption(problem.option);
+    logger.error({ setting: problem.option === undefined ? undefined : key, err }, 'tls reload failed; the old material stays in use');
+    return { ok: false, problem: { key, message: problem.reason ?? problem.message } };
   }
 }
 

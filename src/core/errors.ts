@@ -340,3 +340,27 @@ export class ConfigFileError extends ReactorError {
     super(ConfigFileError.code, `${file}: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
   }
 }
+
+// --- Operations --------------------------------------------------------------------------
+
+/** Why a control socket gave no usable answer. */
+export type ControlSocketFailure = 'unreachable' | 'timeout' | 'closed' | 'bad-reply' | 'refused';
+
+/**
+ * The control socket of a running `start --pid-file` gave no usable answer: nothing listens
+ * there (`unreachable`), no answer in time (`timeout`), the connection closed first
+ * (`closed`), an answer that is not one (`bad-reply`), or the server refused the request with
+ * an error reply (`refused`).
+ */
+export class ControlSocketError extends ReactorError {
+  static readonly code = 'ERR_CONTROL_SOCKET';
+
+  constructor(
+    readonly socketPath: string,
+    readonly reason: ControlSocketFailure,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ControlSocketError.code, `control socket ${socketPath}: ${detail}`, options);
+  }
+}

@@ -40,6 +40,7 @@ const samples: readonly catalogue.ReactorError[] = [
   new catalogue.EmptyMessageError(),
   new catalogue.TlsHandshakeError('127.0.0.1:8888', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', new Error('unable to verify the first certificate')),
   new catalogue.ConfigFileError('server.json', [{ key: 'port', message: 'must be a number' }]),
+  new catalogue.ControlSocketError('/run/reactor-server/server.sock', 'timeout', 'no answer within 5 s'),
 ];
 
 /** docs/errors.md cut at its headings: heading text -> the text under it. */
