@@ -5,6 +5,7 @@
 #   bench: gcc and libssl-dev (the C load generator, plaintext and TLS), redis-server (bench:fanout)
 # As root with apt-get: `apt-get update` once, then `apt-get install -y`. Otherwise it says
 # what to install and fails, rather than letting a suite fail later for want of a program.
+# For the tests it also sets net.ipv4.tcp_migrate_req=1 where it may (see below).
 set -euo pipefail
 
 purpose="${1:-test}"
@@ -29,6 +30,14 @@ case "$purpose" in
     exit 2
     ;;
 esac
+
+# Threads mode replaces its reactors on reload without resetting a connection only where the
+# kernel moves connections queued on a closing SO_REUSEPORT listener to another one (Linux >= 5.14).
+migrate=/proc/sys/net/ipv4/tcp_migrate_req
+if [ "$purpose" = test ] && [ -w "$migrate" ] && [ "$(cat "$migrate")" != 1 ]; then
+  echo "setting net.ipv4.tcp_migrate_req=1 (the reload tests replace SO_REUSEPORT listeners)" >&2
+  echo 1 > "$migrate"
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -4,16 +4,20 @@ import type { Logger } from 'pino';
 import { loadApplication, type Application } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount, describeExit } from '../reactors/reactor-group.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
-import { eventLoopLagMeter, serverMetricsSource, startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
+import { eventLoopLagMeter, serverMetricsSource, type MetricsSource } from '../ops/metrics.js';
 import { formatHostPort } from '../net/host-port.js';
 import { addStartSettings, refuseBadSettings, serverOptions, type StartSettings } from './server-options.js';
 import { Shutdown } from './shutdown.js';
 import { releaseHangup } from './early-signals.js';
-import { settingOfOption, tlsOptionsOf } from './tls-settings.js';
 import type { TlsOptions } from '../transport/node-tls.js';
 import { Broker, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
 import { parseBrokerUrl } from '../broker/broker-url.js';
-import type { ReloadReport } from './control-protocol.js';
+import { migratesQueuedConnections } from '../transport/platform.js';
+import type { ReloadReport, ReplacedReactor } from './control-protocol.js';
+import { SettingsReload } from './settings-reload.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
+import type { LiveOptions } from '../server/live-options.js';
+import type { LogLevel } from '../ops/logging.js';
 import { ServiceFiles, alreadyRunning } from './service-files.js';
 import { statusReport, type StatusSource } from './status-report.js';
 
@@ -24,6 +28,10 @@ interface Running extends StatusSource {
   stop(): Promise<void>;
   /** Replaces the TLS material for new handshakes. @throws for bad material (nothing changes) */
   reloadTls(material: TlsOptions): void;
+  /** New live options and log level, in force in every reactor when it resolves. */
+  reconfigure(changes: LiveOptions, logLevel: LogLevel): Promise<void>;
+  /** Replaces every reactor (new threads or processes, modules loaded afresh); null with one reactor. */
+  replaceReactors: (() => Promise<ReplacedReactor[]>) | null;
 }
 
 /**
@@ -71,6 +79,11 @@ async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shut
         .then(() => broker?.stop())
         .finally(() => lag.stop()),
     reloadTls: (material) => app.server.reloadTls(material),
+    // The application logs through the CLI's own logger here: its level is set with the CLI's.
+    reconfigure: async (changes) => {
+      app.server.reconfigure(changes);
+    },
+    replaceReactors: null,
   };
 }
 
@@ -92,6 +105,9 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
   });
   shutdown.add(() => group.stop());
   const address = await group.start();
+  if (group.mode === 'threads' && !migratesQueuedConnections()) {
+    logger.warn('net.ipv4.tcp_migrate_req is not 1: when reload replaces the reactors, connections the kernel has queued on a closing listener are reset (see docs/deploy.md)');
+  }
   const metrics: MetricsSource = {
     sample: async () => (await group.stats()).reactors.map((r) => ({ reactor: r.reactor.index, stats: r.stats, eventLoopLagSeconds: r.eventLoopLagSeconds })),
     health: () => ({
@@ -107,6 +123,8 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
     reactors: () => group.reactors,
     stop: () => group.stop(),
     reloadTls: (material) => group.reloadTls(material),
+    reconfigure: (changes, logLevel) => group.reconfigure(changes, logLevel),
+    replaceReactors: () => group.replaceReactors(),
   };
 }
 
@@ -119,7 +137,17 @@ function withBroker(source: MetricsSource, status: () => BrokerStatus): MetricsS
   };
 }
 
-async function start(settings: StartSettings): Promise<void> {
+/** The settings given by flag or REACTOR_* variable: a reload reads the file again, and these still win over it. */
+function pinnedSettings(command: Command): Partial<StartSettings> {
+  const pinned: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(command.opts())) {
+    const source = command.getOptionValueSource(key);
+    if (key !== 'config' && (source === 'cli' || source === 'env')) pinned[key] = value;
+  }
+  return pinned as Partial<StartSettings>;
+}
+
+async function start(settings: StartSettings, pinned: Partial<StartSettings>, configFile: string | undefined): Promise<void> {
   refuseBadSettings(settings);
   const logger = createLogger(settings.logLevel, process.stdout.isTTY === true);
   // Before anything starts: a second server on the same pid file is refused here.
@@ -139,27 +167,39 @@ async function start(settings: StartSettings): Promise<void> {
   }
   if (shutdown.requested) return shutdown.exitWhenStopped();
   const tlsReloads = { succeeded: 0, failed: 0 };
-  if (settings.metricsPort !== undefined) {
-    let metrics: MetricsServer;
-    const source: MetricsSource = settings.tlsCert === undefined ? running.metrics : { ...running.metrics, tlsReloads: () => tlsReloads };
-    try {
-      metrics = await startMetricsServer(source, settings.metricsPort, settings.metricsHost);
-    } catch (err) {
-      process.stderr.write(`reactor-server: cannot serve metrics on ${formatHostPort(settings.metricsHost, settings.metricsPort)}: ${err instanceof Error ? err.message : String(err)}\n`);
-      await running.stop();
-      process.exit(1);
-    }
-    // After the server, so a stop closes the metrics last: /health says "draining" meanwhile.
-    shutdown.add(() => metrics.close());
-    logger.info({ metrics: `http://${formatHostPort(metrics.address.address, metrics.address.port)}/metrics` }, 'metrics listening');
+  const metrics = new MetricsEndpoint(settings.tlsCert === undefined ? running.metrics : { ...running.metrics, tlsReloads: () => tlsReloads }, logger);
+  try {
+    await metrics.move(settings.metricsPort, settings.metricsHost);
+  } catch (err) {
+    process.stderr.write(`reactor-server: cannot serve metrics on ${formatHostPort(settings.metricsHost, settings.metricsPort ?? 0)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    await running.stop();
+    process.exit(1);
   }
+  // After the server, so a stop closes the metrics last: /health says "draining" meanwhile.
+  shutdown.add(() => metrics.close());
   if (shutdown.requested) return shutdown.exitWhenStopped();
   // SIGHUP and the control socket's `reload` both come here, one reload at a time.
-  const reload = oneAtATime((trigger: ReloadTrigger) => reloadSettings(trigger, settings, running, logger, tlsReloads));
+  const reloader = new SettingsReload(
+    settings,
+    pinned,
+    configFile,
+    {
+      reconfigure: (changes, logLevel) => running.reconfigure(changes, logLevel),
+      reloadTls: (material) => running.reloadTls(material),
+      replaceReactors: running.replaceReactors,
+      moveMetrics: (port, host) => metrics.move(port, host),
+      setLogLevel: (level) => {
+        logger.level = level;
+      },
+    },
+    logger,
+    tlsReloads,
+  );
+  const reload = (trigger: string): Promise<ReloadReport> => reloader.reload(trigger);
   if (serviceFiles !== null) {
     try {
       await serviceFiles.listen({
-        status: () => statusReport(running, { drainTimeoutSeconds: settings.drainTimeout, stopping: shutdown.requested }),
+        status: () => statusReport(running, { drainTimeoutSeconds: reloader.settings.drainTimeout, stopping: shutdown.requested }),
         reload: () => reload('control socket'),
       });
     } catch (err) {
@@ -200,61 +240,12 @@ async function start(settings: StartSettings): Promise<void> {
   process.stdout.write(`reactor-server listening on ${formatHostPort(address.address, address.port)} (${shape})\n`);
 }
 
-/** `run` wrapped so that a call made while an earlier one runs starts only once that one has ended. */
-function oneAtATime<A, T>(run: (arg: A) => Promise<T>): (arg: A) => Promise<T> {
-  let last: Promise<unknown> = Promise.resolve();
-  return (arg) => {
-    const next = last.then(() => run(arg));
-    last = next.catch(() => undefined);
-    return next;
-  };
-}
-
-/** What asked for a reload, for its log lines. */
-type ReloadTrigger = 'SIGHUP' | 'control socket';
-
-/**
- * Reloads what can change while the server serves: the one function behind SIGHUP and the
- * control socket's `reload` (`reactor-server reload`), called one at a time. It resolves once
- * whatever it applied is in force. For now that is the TLS material only (see reloadTls).
- */
-async function reloadSettings(trigger: ReloadTrigger, settings: StartSettings, running: Running, logger: Logger, tlsReloads: { succeeded: number; failed: number }): Promise<ReloadReport> {
-  const outcome = reloadTls(trigger, settings, running, logger);
-  if (outcome === null) return { ok: true, problems: [], applied: [], restartRequired: [], replaced: [] };
-  tlsReloads[outcome.ok ? 'succeeded' : 'failed']++;
-  if (!outcome.ok) return { ok: false, problems: [outcome.problem], applied: [], restartRequired: [], replaced: [] };
-  return { ok: true, problems: [], applied: outcome.applied, restartRequired: [], replaced: [] };
-}
-
-type TlsReload = { ok: true; applied: string[] } | { ok: false; problem: { key: string; message: string } };
-
-/**
- * Re-reads the TLS certificate, key, CA and SNI files and hands them to every reactor for new
- * handshakes. Bad files are logged and the old material stays in use. Never fatal.
- * @returns the settings whose files were re-read, or the problem; null without TLS
- */
-function reloadTls(trigger: ReloadTrigger, settings: StartSettings, running: Running, logger: Logger): TlsReload | null {
-  if (settings.tlsCert === undefined) {
-    logger.info(`${trigger}: no TLS material to reload`);
-    return null;
-  }
-  try {
-    const material = tlsOptionsOf(settings) as TlsOptions;
-    running.reloadTls(material);
-    logger.info({ cert: settings.tlsCert }, 'tls material reloaded');
-    const keys = ['tlsCert', 'tlsKey', 'tlsCa', 'tlsSni'] as const;
-    return { ok: true, applied: keys.filter((key) => settings[key] !== undefined) };
-  } catch (err) {
-    const problem = err as { option?: string; reason?: string; message: string };
-    const key = problem.option === undefined ? 'tlsCert' : settingOfOption(problem.option);
-    logger.error({ setting: problem.option === undefined ? undefined : key, err }, 'tls reload failed; the old material stays in use');
-    return { ok: false, problem: { key, message: problem.reason ?? problem.message } };
-  }
-}
-
 export function addStartCommand(program: Command): void {
   const command = program
     .command('start')
     .description('run the server in the foreground (default application: the echo, replying "[Server Reply]: " + message)');
-  addStartSettings(command).action((settings: StartSettings) => start(settings));
+  addStartSettings(command).action((settings: StartSettings & { config?: string }, cmd: Command) => {
+    const { config: configFile, ...values } = settings;
+    return start(values, pinnedSettings(cmd), configFile);
+  });
 }

@@ -49,7 +49,9 @@ export type ToReactor =
   | { t: 'reconfigure'; requestId: number; options: LiveOptions; logLevel: LogLevel | undefined }
   /** The answers to an `admission` batch's questions (processes mode). */
   | { t: 'admitted'; answers: AdmissionAnswers }
-  | { t: 'stop'; drainTimeout: number | undefined };
+  | { t: 'stop'; drainTimeout: number | undefined }
+  /** The answer to `stopped`: everything sent to the reactor before it has reached it; it may go. */
+  | { t: 'release' };
 
 /** Sub-reactor to supervisor. */
 export type FromReactor =

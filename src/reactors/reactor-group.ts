@@ -675,6 +675,11 @@ export class ReactorGroup {
   }
 
   private onReactorMessage(slot: Slot, link: ReactorLink, message: FromReactor): void {
+    // Whatever became of it, a stopped reactor waits for this to leave (see sub-reactor-main.ts).
+    if (message.t === 'stopped') {
+      link.send({ t: 'release' });
+      return;
+    }
     const column = this.columnOf(slot, link);
     if (column === null) return;
     switch (message.t) {
@@ -730,8 +735,7 @@ export class ReactorGroup {
       case 'notAccepting':
         if (slot.outgoing?.link === link) slot.outgoing.acceptingEnded();
         break;
-      case 'stopped':
-        break;
+
     }
   }
 

@@ -21,6 +21,8 @@ interface Channel {
   onMessage(handler: (message: ToReactor) => void): void;
   /** Lets this reactor's thread or process end once the server has closed. */
   close(): void;
+  /** False once the supervisor is out of reach. */
+  connected(): boolean;
 }
 
 function threadChannel(port: NonNullable<typeof parentPort>): Channel {
@@ -28,6 +30,7 @@ function threadChannel(port: NonNullable<typeof parentPort>): Channel {
     send: (message) => port.postMessage(message),
     onMessage: (handler) => port.on('message', handler),
     close: () => port.close(),
+    connected: () => true,
   };
 }
 
@@ -37,6 +40,7 @@ function processChannel(): Channel {
     send: (message) => process.send?.(message, undefined, undefined, ignoreSendError),
     onMessage: (handler) => process.on('message', handler as (message: unknown) => void),
     close: () => process.disconnect?.(),
+    connected: () => process.connected === true,
   };
 }
 
@@ -119,6 +123,10 @@ function reconfigure(message: Extract<ToReactor, { t: 'reconfigure' }>): void {
 }
 
 let stopping: Promise<void> | null = null;
+/** Resolves the wait for the supervisor's `release`. */
+let release: (() => void) | null = null;
+/** How long a stopped reactor waits for the supervisor's `release` (it may be gone). */
+const RELEASE_WAIT_MS = 5000;
 
 function stop(drainTimeout: number | undefined): Promise<void> {
   stopping ??= shutdown(drainTimeout);
@@ -136,7 +144,15 @@ async function shutdown(drainTimeout: number | undefined): Promise<void> {
     await stopped;
   }
   lag.stop();
+  // Leave only once the supervisor has answered: a cluster primary may have handed us a
+  // connection just before it learned our listener closed, and that message must be read (and
+  // declined, so the primary gives the connection to another reactor) before the channel goes.
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+    setTimeout(resolve, RELEASE_WAIT_MS).unref();
+  });
   channel.send({ t: 'stopped' });
+  if (channel.connected()) await released;
   channel.close();
 }
 
@@ -160,6 +176,9 @@ channel.onMessage((message) => {
       break;
     case 'stop':
       void stop(message.drainTimeout);
+      break;
+    case 'release':
+      release?.();
       break;
     case 'admitted':
       remoteLimiter?.answered(message.answers);

@@ -579,7 +579,9 @@ export class NetServer<T = unknown> {
   }
 
   private accept(socket: unknown, peer?: AcceptedPeer): void {
-    if (this.lifecycle !== 'running') {
+    // 'starting' too: a cluster worker can be handed a connection the primary had queued before
+    // its own listen has finished (the two messages arrive in one read, the connection first).
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') {
       this.driver.close(socket);
       return;
     }

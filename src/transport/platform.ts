@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /** What the running Node.js can do, for options that depend on it. */
 
 /**
@@ -12,4 +13,18 @@ export function supportsReusePort(version = process.versions.node, platform = pr
   if (platform !== 'linux' && platform !== 'freebsd') return false;
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
+ * Whether the kernel moves the connections queued on a closing SO_REUSEPORT listener to
+ * another listener of the same port (Linux >= 5.14 with `net.ipv4.tcp_migrate_req = 1`)
+ * rather than resetting them: what lets a threads-mode group replace its reactors without a
+ * refused connection. False where it is off or unknown.
+ */
+export function migratesQueuedConnections(readSetting: () => string = () => readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8')): boolean {
+  try {
+    return readSetting().trim() === '1';
+  } catch {
+    return false;
+  }
 }

@@ -5,6 +5,10 @@
  * server. No tests here and no side effects on import.
  */
 import { expectedReply, SeedClient } from './seed-client.js';
+import { within } from './wait.js';
+
+/** A session that has not ended by then counts as failed (its connection was lost somewhere): the loop goes on. */
+const SESSION_TIMEOUT_MS = 10_000;
 
 export interface ChurnFailure {
   session: number;
@@ -57,7 +61,7 @@ export class Churn {
       const session = this.sessions;
       const place = { localPort: -1 };
       try {
-        await this.session(`churn ${id}.${round}`, place);
+        await within(this.session(`churn ${id}.${round}`, place), SESSION_TIMEOUT_MS, `session ${session}`);
       } catch (err) {
         const error = err as NodeJS.ErrnoException;
         this.failures.push({ session, error: `${error.code ?? ''} ${error.message}`.trim(), localPort: place.localPort });
