@@ -35,7 +35,7 @@ export { parseProxyHeader, detectProxyHeader, type ProxyHeaderDetection, type Pr
 export { ProxyHeaderReader, type ProxyHeaderReaderOptions, type ProxyHeaderMode, type ProxyReadResult } from './proxy/proxy-header-reader.js';
 export { encodeProxyHeader, encodeSslTlv, type ProxyHeaderInit, type ProxyTlvInit, type ProxySslInit } from './proxy/proxy-header-encoder.js';
 export type { AcceptedPeer, ProxyInfo } from './transport/proxy-gate.js';
-export { supportsReusePort, REUSE_PORT_SUPPORT } from './transport/platform.js';
+export { supportsReusePort, REUSE_PORT_SUPPORT, migratesQueuedConnections } from './transport/platform.js';
 export {
   ReactorError,
   HandlerError,
@@ -87,7 +87,9 @@ export {
   type ReactorMode,
   type GroupStats,
   type ReactorStats,
+  type ReplacedReactorInfo,
 } from './reactors/reactor-group.js';
+export { LIVE_OPTION_NAMES, type LiveOptions, type LiveOptionName } from './server/live-options.js';
 export { loadApplication, type Application, type ApplicationExport } from './reactors/app-loader.js';
 export { ReactorServer, REPLY_PREFIX, type ReactorServerOptions, type MessageHandler } from './server/reactor-server.js';
 export { DEFAULT_OPTIONS, CODEC_NAMES, PROXY_PROTOCOL_MODES, createCodec, resolveOptions, type ServerOptions, type CodecName, type ProxyProtocolMode } from './server/options.js';

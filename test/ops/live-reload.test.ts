@@ -14,6 +14,7 @@ import type { ReloadReport, StatusReport } from '../../src/cli/control-protocol.
 import { supportsReusePort } from '../../src/index.js';
 import { runCli, withCli, type CliServer } from '../helpers/cli-process.js';
 import { Churn } from '../helpers/churn.js';
+import { writeVersionedApp } from '../helpers/versioned-app.js';
 import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 import { within } from '../helpers/wait.js';
 
@@ -167,18 +168,7 @@ describe('ops: reload replaces every reactor with no failed connection', { timeo
         assert.equal(readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim(), '1', 'net.ipv4.tcp_migrate_req must be 1 (scripts/system-packages.sh sets it)');
       }
       const app = join(dir, `versioned-${mode}.mjs`);
-      const writeApp = (version: string): void =>
-        writeFileSync(
-          app,
-          `import { ReactorServer } from ${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)};
-export default (options) => new (class extends ReactorServer {
-  processMessage(conn, message) {
-    if (message.toString() === 'version?') conn.send('${version}');
-    else conn.send(Buffer.concat([Buffer.from('[Server Reply]: '), message]));
-  }
-})(options);
-`,
-        );
+      const writeApp = (version: string): void => writeVersionedApp(app, version);
       writeApp('v1');
       const f = files(`replace-${mode}`, { workers: 2, reactorMode: mode, app, drainTimeout: 5 });
       await withCli(['-c', f.config, '--pid-file', f.pidFile], async (server) => {

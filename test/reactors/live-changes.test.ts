@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReactorStartError, type ReactorGroup } from '../../src/index.js';
 import { Churn } from '../helpers/churn.js';
+import { writeVersionedApp } from '../helpers/versioned-app.js';
 import { SeedClient } from '../helpers/seed-client.js';
 import { waitUntil, within } from '../helpers/wait.js';
 import { attempt } from '../admission/support.js';
@@ -28,21 +29,6 @@ async function churnWhile(port: number, during: () => Promise<void>): Promise<vo
   const result = await churn.stop();
   assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.sessions} sessions failed`);
   assert.ok(result.sessions > before + 20, 'sessions went on');
-}
-
-/** An application module that tags its replies with `version`, written to `file`. */
-function writeVersionedApp(file: string, version: string): void {
-  writeFileSync(
-    file,
-    `import { ReactorServer } from ${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)};
-export default (options) => new (class extends ReactorServer {
-  processMessage(conn, message) {
-    if (message.toString() === 'version?') conn.send('${version}');
-    else conn.send(Buffer.concat([Buffer.from('[Server Reply]: '), message]));
-  }
-})(options);
-`,
-  );
 }
 
 for (const { mode, skip } of MODES) {
