@@ -57,6 +57,8 @@ for (const { mode, skip } of MODES) {
     it('reconfigure: new per-address limits hold for the whole group at once', { skip, ...TIMEOUT }, () =>
       withGroup({ workers: 2, reactorMode: mode, maxConnectionsPerIp: 10 }, async (group, port) => {
         const clients = await connectMany(port, 4);
+        // Answered, so admitted and counted (a connect alone may still wait in a reactor's accept queue).
+        await assertEchoes(clients);
         await group.reconfigure({ maxConnectionsPerIp: 4 });
         // The four held count against the new limit: a fifth from the same address is refused.
         const fifth = await SeedClient.connect(port);
