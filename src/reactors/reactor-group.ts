@@ -427,7 +427,8 @@ export class ReactorGroup {
    * listener only where `net.ipv4.tcp_migrate_req` is 1; see docs/deploy.md). A new reactor
    * that cannot start is stopped, its slot keeps the old one, and this rejects with its error
    * (slots replaced before it stay replaced). A slot whose reactor is down is left to its
-   * restart, which loads the new code anyway.
+   * restart, which loads the new code anyway; a slot whose previously replaced reactor still
+   * drains waits for it to end first (at most its drainTimeout).
    * @returns each replaced slot, with its thread or process before and after
    * @throws ReactorStartError when a new reactor cannot start; ServerStateError unless running
    */
@@ -437,11 +438,6 @@ export class ReactorGroup {
     return run;
   }
 
-  /** Whether any reactor replaced by `replaceReactors` is still draining. */
-  get draining(): number {
-    return this.slots.filter((slot) => slot.outgoing !== null).length;
-  }
-
   private async applyChanges(changes: LiveOptions, logLevel: LogLevel | undefined): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') throw new ServerStateError(`reconfigure() called on a group that is ${this.state}`);
     if (logLevel !== undefined) requireOneOf('logLevel', logLevel, LOG_LEVELS);
@@ -449,8 +445,8 @@ export class ReactorGroup {
     checkLiveChanges(current, changes);
     const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined)) as LiveOptions;
     const next = resolveOptions({ ...current, ...given });
-    const limits = addressLimitsOf(next);
-    if (this.addressTable !== null && limits !== null) this.addressTable.setLimits(limits);
+    // A rate may drop to 0 with no maximum: the table stays, limiting nothing.
+    this.addressTable?.setLimits({ maxConnectionsPerIp: next.maxConnectionsPerIp, connectRatePerIp: next.connectRatePerIp });
     Object.assign(this.config.options, given);
     if (logLevel !== undefined) this.config.logLevel = logLevel;
     // Every reactor told to start has its settings from before this change, or gets it now.

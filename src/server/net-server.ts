@@ -319,8 +319,8 @@ export class NetServer<T = unknown> {
     const admission = this.admission === null && this.groupLimiter === null && !AdmissionControl.wanted(next) ? null : new AdmissionControl(next, this.limiter);
     if (next.idleTimeout !== current.idleTimeout || next.checkInterval !== current.checkInterval) this.dispatcher.setIdleTimeout(next.idleTimeout, next.checkInterval);
     // The group changes the limits it shares itself; a table of this server's own is changed here.
-    const limits = addressLimitsOf(next);
-    if (this.addressTable !== null && limits !== null) this.addressTable.setLimits(limits);
+    // A rate may drop to 0 with no maximum: the table stays, limiting nothing.
+    this.addressTable?.setLimits({ maxConnectionsPerIp: next.maxConnectionsPerIp, connectRatePerIp: next.connectRatePerIp });
     // Before start, admission is settled from the options at start.
     if (this.lifecycle !== 'new') this.admission = admission;
     this.optionsInForce = next;
