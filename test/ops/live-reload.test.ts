@@ -49,9 +49,17 @@ async function served(port: number, message: string): Promise<SeedClient> {
   return client;
 }
 
-/** Connects and asks once: true when served, false when the server closed the connection instead. */
+/**
+ * Connects and asks once: true when served, false when the server closed the connection instead
+ * (its reset may even come before the client's connect is reported).
+ */
 async function isServed(port: number): Promise<boolean> {
-  const client = await SeedClient.connect(port);
+  let client: SeedClient;
+  try {
+    client = await SeedClient.connect(port);
+  } catch {
+    return false;
+  }
   try {
     await client.request('am I served?');
     return true;
