@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { ConfigFileError, InvalidOptionError } from '../core/errors.js';
 import type { LogLevel } from '../ops/logging.js';
-import { checkLiveChanges, LIVE_OPTION_NAMES, type LiveOptions } from '../server/live-options.js';
+import { changedLiveOptions, checkLiveChanges, type LiveOptions } from '../server/live-options.js';
 import { resolveOptions } from '../server/options.js';
 import type { TlsOptions } from '../transport/node-tls.js';
 import type { ReloadReport, ReplacedReactor, RestartRequired } from './control-protocol.js';
@@ -89,16 +89,18 @@ export class SettingsReload {
     const changed = (key: keyof StartSettings): boolean => JSON.stringify(current[key]) !== JSON.stringify(next[key]);
 
     // Live server options, less the changes a running server cannot make (a per-address limit turning on or off).
-    const live = liveChanges(current, next);
+    const running = resolveOptions(serverOptionsOnly(current));
+    const wanted = resolveOptions(serverOptionsOnly(next));
+    const live: Record<string, unknown> = Object.fromEntries(changedLiveOptions(running, wanted).map((name) => [name, wanted[name]]));
     const restartOnly = new Set<string>();
     for (;;) {
       try {
-        checkLiveChanges(resolveOptions(withoutUndefined(serverOptionsOnly(current))), live);
+        checkLiveChanges(running, live);
         break;
       } catch (err) {
         if (!(err instanceof InvalidOptionError) || !(err.option in live)) throw err;
         restartOnly.add(err.option);
-        delete live[err.option as keyof LiveOptions];
+        delete live[err.option];
       }
     }
     for (const key of Object.keys(next) as (keyof StartSettings)[]) {
@@ -203,25 +205,8 @@ export class SettingsReload {
   }
 }
 
-/** The live server options whose values differ between two sets of settings, with their new values. */
-function liveChanges(current: StartSettings, next: StartSettings): LiveOptions {
-  const before = serverOptionsOnly(current);
-  const after = serverOptionsOnly(next);
-  const changes: Record<string, unknown> = {};
-  for (const name of LIVE_OPTION_NAMES) {
-    // An address list left out now is an empty one (a value given to the server must replace the old).
-    const value = after[name] ?? (name === 'allow' || name === 'deny' ? [] : undefined);
-    if (JSON.stringify(before[name] ?? (name === 'allow' || name === 'deny' ? [] : undefined)) !== JSON.stringify(value)) changes[name] = value;
-  }
-  return changes as LiveOptions;
-}
-
 /** The server options of the settings, without the TLS material (whose files are read by tlsOptionsOf only when needed). */
 function serverOptionsOnly(settings: StartSettings): Record<string, unknown> {
   const { tls: _tls, taskWorkers: _w, taskModule: _m, taskExport: _e, instanceId: _i, ...options } = serverOptions({ ...settings, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsSni: undefined, tlsAlpn: undefined, tlsClientAuth: 'none' });
   return options;
-}
-
-function withoutUndefined(options: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }

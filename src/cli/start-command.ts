@@ -13,7 +13,7 @@ import type { TlsOptions } from '../transport/node-tls.js';
 import { Broker, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
 import { parseBrokerUrl } from '../broker/broker-url.js';
 import { migratesQueuedConnections } from '../transport/platform.js';
-import type { ReloadReport, ReplacedReactor } from './control-protocol.js';
+import type { ReplacedReactor } from './control-protocol.js';
 import { SettingsReload } from './settings-reload.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 import type { LiveOptions } from '../server/live-options.js';
@@ -195,12 +195,11 @@ async function start(settings: StartSettings, pinned: Partial<StartSettings>, co
     logger,
     tlsReloads,
   );
-  const reload = (trigger: string): Promise<ReloadReport> => reloader.reload(trigger);
   if (serviceFiles !== null) {
     try {
       await serviceFiles.listen({
         status: () => statusReport(running, { drainTimeoutSeconds: reloader.settings.drainTimeout, stopping: shutdown.requested }),
-        reload: () => reload('control socket'),
+        reload: () => reloader.reload('control socket'),
       });
     } catch (err) {
       process.stderr.write(`reactor-server: cannot serve the control socket ${serviceFiles.socketPath}: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -214,7 +213,8 @@ async function start(settings: StartSettings, pinned: Partial<StartSettings>, co
   if (shutdown.requested) return shutdown.exitWhenStopped();
   shutdown.started();
   process.on('SIGHUP', () => {
-    reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    // It never rejects: a reload that fails is a report, logged by the reloader.
+    void reloader.reload('SIGHUP');
   });
   releaseHangup();
 

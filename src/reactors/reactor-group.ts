@@ -11,7 +11,7 @@ import { FROM_GROUP } from '../broker/broker-hub.js';
 import { requireTopic } from '../server/broker-link.js';
 import { moduleUrl } from '../pool/module-url.js';
 import { defaultPoolSize } from '../pool/thread-pool.js';
-import { CODEC_NAMES, DEFAULT_OPTIONS, SERVER_OPTION_NAMES, resolveOptions, type CodecName, type ServerOptions } from '../server/options.js';
+import { CODEC_NAMES, DEFAULT_OPTIONS, SERVER_OPTION_NAMES, resolveOptions, stripUndefined, type CodecName, type ServerOptions } from '../server/options.js';
 import { checkLiveChanges, type LiveOptions } from '../server/live-options.js';
 import { describeValue, rejectUnknownOptions, requireFunction, requireModule, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
@@ -130,8 +130,6 @@ export interface GroupStats {
 interface Outgoing {
   link: ReactorLink;
   column: number;
-  /** Resolves when its thread or process has gone. */
-  exited: Promise<void>;
   /** Resolves once it has closed its listener (or has gone). */
   notAccepting: Promise<void>;
   acceptingEnded: () => void;
@@ -180,7 +178,7 @@ export interface ReplacedReactorInfo {
 
 /** The options of a NetServer among a group's reactor options. */
 function pickServerOptions(options: Record<string, unknown>): Partial<ServerOptions> {
-  return Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && (SERVER_OPTION_NAMES as readonly string[]).includes(key))) as Partial<ServerOptions>;
+  return Object.fromEntries(Object.entries(stripUndefined(options)).filter(([key]) => (SERVER_OPTION_NAMES as readonly string[]).includes(key))) as Partial<ServerOptions>;
 }
 
 /** Half the cores, at least one: the seed's number of socket dispatchers. */
@@ -303,7 +301,7 @@ export class ReactorGroup {
     const taskModule = serverOptions.taskModule === undefined ? undefined : moduleUrl(serverOptions.taskModule);
     const limits = addressLimitsOf({
       ...DEFAULT_OPTIONS,
-      ...Object.fromEntries(Object.entries(serverOptions).filter(([, value]) => value !== undefined)),
+      ...stripUndefined(serverOptions),
     });
     // Two columns per slot: a replacement counts in one while the reactor it replaces drains in the other.
     this.addressTable = limits === null ? null : AddressTable.create(serverOptions.maxTrackedAddresses ?? DEFAULT_OPTIONS.maxTrackedAddresses, 2 * this.size, limits);
@@ -443,7 +441,7 @@ export class ReactorGroup {
     if (logLevel !== undefined) requireOneOf('logLevel', logLevel, LOG_LEVELS);
     const current = resolveOptions(pickServerOptions(this.config.options));
     checkLiveChanges(current, changes);
-    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined)) as LiveOptions;
+    const given = stripUndefined(changes);
     const next = resolveOptions({ ...current, ...given });
     // A rate may drop to 0 with no maximum: the table stays, limiting nothing.
     this.addressTable?.setLimits({ maxConnectionsPerIp: next.maxConnectionsPerIp, connectRatePerIp: next.connectRatePerIp });
@@ -483,10 +481,10 @@ export class ReactorGroup {
 
   private async replaceSlot(slot: Slot): Promise<ReplacedReactorInfo> {
     // The other column must be free: a reactor replaced before still draining there ends first.
-    if (slot.outgoing !== null) await slot.outgoing.exited;
+    if (slot.outgoing !== null) await slot.outgoing.link.exited;
     let acceptingEnded = (): void => undefined;
     const notAccepting = new Promise<void>((resolve) => (acceptingEnded = resolve));
-    const old: Outgoing = { link: slot.link, column: slot.column, exited: slot.link.exited, notAccepting: Promise.race([notAccepting, slot.link.exited]), acceptingEnded };
+    const old: Outgoing = { link: slot.link, column: slot.column, notAccepting: Promise.race([notAccepting, slot.link.exited]), acceptingEnded };
     const oldReadyAt = slot.readyAt;
     slot.outgoing = old;
     slot.replacing = true;
@@ -824,7 +822,7 @@ export function restartDelay(failures: number, backoff: RestartBackoff, random =
 function resolveBackoff(given: Partial<RestartBackoff> = {}): RestartBackoff {
   requireOptionsObject('restartBackoff', given);
   rejectUnknownOptions(given, Object.keys(DEFAULT_RESTART_BACKOFF), 'restartBackoff.');
-  const backoff = { ...DEFAULT_RESTART_BACKOFF, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) };
+  const backoff = { ...DEFAULT_RESTART_BACKOFF, ...stripUndefined(given) };
   for (const key of ['initialMs', 'maxMs', 'resetAfterMs'] as const) requireNumber(`restartBackoff.${key}`, backoff[key], 0, 2 ** 31 - 1, 'milliseconds');
   if (backoff.maxMs < backoff.initialMs) throw new InvalidOptionError('restartBackoff.maxMs', `must be >= initialMs (${backoff.initialMs}), got ${backoff.maxMs}`);
   return backoff;

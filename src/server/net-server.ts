@@ -18,7 +18,7 @@ import { requireTopic, type BrokerLink } from './broker-link.js';
 import { TopicMembers } from './topic-members.js';
 import { callHandler } from '../net/handler-call.js';
 import type { CloseReason, RejectReason, ServerCallbacks } from '../callbacks.js';
-import { createCodec, resolveOptions, SERVER_OPTION_NAMES, type ServerOptions } from './options.js';
+import { createCodec, resolveOptions, SERVER_OPTION_NAMES, stripUndefined, type ServerOptions } from './options.js';
 import { AdmissionControl, addressLimitsOf, tableLimiter, type AddressLimiter } from '../admission/admission-control.js';
 import { AddressTable } from '../admission/address-table.js';
 import { checkLiveChanges, type LiveOptions } from './live-options.js';
@@ -314,8 +314,7 @@ export class NetServer<T = unknown> {
   reconfigure(changes: LiveOptions): Readonly<ServerOptions> {
     const current = this.optionsInForce;
     checkLiveChanges(current, changes);
-    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-    const next = Object.freeze(resolveOptions({ ...current, ...given }));
+    const next = Object.freeze(resolveOptions({ ...current, ...stripUndefined(changes) }));
     const admission = this.admission === null && this.groupLimiter === null && !AdmissionControl.wanted(next) ? null : new AdmissionControl(next, this.limiter);
     if (next.idleTimeout !== current.idleTimeout || next.checkInterval !== current.checkInterval) this.dispatcher.setIdleTimeout(next.idleTimeout, next.checkInterval);
     // The group changes the limits it shares itself; a table of this server's own is changed here.
@@ -746,14 +745,15 @@ export class NetServer<T = unknown> {
       const sweep = setInterval(() => {
         const now = performance.now();
         for (const conn of this.dispatcher.connections()) {
+          const bytesRead = this.driver.bytesRead(conn.rawSocket);
           // A connection that has sent nothing yet, accepted a moment ago, is still on its way
           // to its first message (a busy client, or one accepted just before the listener closed).
-          if (!conn.isQuiescent || (this.driver.bytesRead(conn.rawSocket) === 0 && now - conn.lastActiveAt < FIRST_MESSAGE_GRACE_MS)) {
+          if (!conn.isQuiescent || (bytesRead === 0 && now - conn.lastActiveAt < FIRST_MESSAGE_GRACE_MS)) {
             seenQuiet.delete(conn);
-          } else if (seenQuiet.get(conn) === this.driver.bytesRead(conn.rawSocket)) {
+          } else if (seenQuiet.get(conn) === bytesRead) {
             conn.closeAfterWrite('server-stop');
           } else {
-            seenQuiet.set(conn, this.driver.bytesRead(conn.rawSocket));
+            seenQuiet.set(conn, bytesRead);
           }
         }
       }, DRAIN_CHECK_MS);

@@ -241,7 +241,8 @@ export function createCodec(options: Pick<ServerOptions, 'codec' | 'maxMessageBy
   }
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
+/** `value` without its keys set to undefined: an option given as undefined counts as not given. */
+export function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
