@@ -9,6 +9,7 @@ import { requireInteger, requireName } from '../core/option-checks.js';
 import { ConfigFileError, InvalidOptionError, UnsupportedError, type ConfigProblem } from '../core/errors.js';
 import { formatHostPort } from '../net/host-port.js';
 import { REUSE_PORT_SUPPORT } from '../transport/platform.js';
+import { TRANSPORT_NAMES, type TransportName } from '../transport/transport-choice.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';
 import { checkReactorServerOptions, type ReactorServerOptions } from '../server/reactor-server.js';
 import { parseBrokerUrl } from '../broker/broker-url.js';
@@ -48,6 +49,7 @@ export interface StartSettings extends TlsSettings {
   idleTimeout: number;
   checkInterval: number;
   codec: CodecName;
+  transport: TransportName;
   maxMessageBytes: number;
   /** Unset: the library's default (256 MiB, or twice maxMessageBytes when that is more). */
   maxBufferedInput?: number;
@@ -128,6 +130,15 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'idleTimeout', flags: '--idle-timeout <seconds>', env: 'REACTOR_IDLE_TIMEOUT', description: 'close connections silent this long (0 disables)', parse: parse.seconds, default: DEFAULT_OPTIONS.idleTimeout, schema: (z) => z.number().min(0) },
   { key: 'checkInterval', flags: '--check-interval <seconds>', env: 'REACTOR_CHECK_INTERVAL', description: 'seconds between idle checks', parse: parse.positiveSeconds, default: DEFAULT_OPTIONS.checkInterval, schema: (z) => z.number().positive() },
   { key: 'codec', flags: '--codec <name>', env: 'REACTOR_CODEC', description: `wire format: ${CODEC_NAMES.join(', ')}`, parse: parse.choice(CODEC_NAMES), default: DEFAULT_OPTIONS.codec, schema: (z) => z.enum(CODEC_NAMES) },
+  {
+    key: 'transport',
+    flags: '--transport <name>',
+    env: 'REACTOR_TRANSPORT',
+    description: "sockets: bun (Bun's own, Bun only), node (node:net/node:tls), or auto (bun on Bun, else node; node in processes mode)",
+    parse: parse.choice(TRANSPORT_NAMES),
+    default: 'auto',
+    schema: (z) => z.enum(TRANSPORT_NAMES),
+  },
   { key: 'maxMessageBytes', flags: '--max-message-bytes <bytes>', env: 'REACTOR_MAX_MESSAGE_BYTES', description: 'largest inbound frame (length) or line (line)', parse: parse.positiveBytes, default: DEFAULT_OPTIONS.maxMessageBytes, schema: byteSize },
   {
     key: 'maxBufferedInput',
@@ -196,10 +207,11 @@ export const SETTINGS: readonly Setting[] = [
  * The task options are left out while unused: an application that builds a bare NetServer
  * takes no task options, and refuses them by name when they are set.
  */
-export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec'] } {
+export function serverOptions(settings: StartSettings): ReactorServerOptions & { codec: StartSettings['codec']; transport: TransportName } {
   return {
     host: settings.host,
     port: settings.port,
+    transport: settings.transport,
     idleTimeout: settings.idleTimeout,
     checkInterval: settings.checkInterval,
     codec: settings.codec,

@@ -69,7 +69,7 @@ async function runSingle(settings: StartSettings, logger: Logger, shutdown: Shut
   const lag = eventLoopLagMeter();
   const metrics = serverMetricsSource(app.server, lag);
   return {
-    shape: broker === null ? '1 reactor' : `1 reactor, instance ${app.server.instanceId}`,
+    shape: `1 reactor, ${app.server.transport.name.startsWith('bun') ? 'bun' : 'node'} sockets${broker === null ? '' : `, instance ${app.server.instanceId}`}`,
     address,
     metrics: broker === null ? metrics : withBroker(metrics, () => broker.status()),
     reactors: () => [{ index: 0, kind: 'inline', id: process.pid }],
@@ -117,7 +117,7 @@ async function runGroup(settings: StartSettings, count: number, logger: Logger, 
   };
   const shared = group.brokerStatus().kind !== 'local';
   return {
-    shape: `${count} reactors on ${group.mode}${shared ? `, instance ${group.instanceId}` : ''}`,
+    shape: `${count} reactors on ${group.mode}, ${group.transport} sockets${shared ? `, instance ${group.instanceId}` : ''}`,
     address,
     metrics: shared ? withBroker(metrics, () => group.brokerStatus()) : metrics,
     reactors: () => group.reactors,

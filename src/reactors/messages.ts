@@ -34,7 +34,7 @@ export interface SubReactorConfig {
   /** The group's per-address limits; null when none is set. */
   admission: AdmissionLink | null;
   /** Codecs travel by name: a Codec object cannot cross threads. */
-  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'transport'> & { codec?: CodecName };
+  options: Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'transport'> & { codec?: CodecName; transport?: 'node' | 'bun' };
 }
 
 /** Supervisor to sub-reactor. */

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, PayloadTooLargeError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
 import { REUSE_PORT_SUPPORT, supportsReusePort } from '../transport/platform.js';
+import { resolveTransportName, type TransportName } from '../transport/transport-choice.js';
 import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
 import { defaultInstanceId, parseConnectionId } from '../core/connection-id.js';
 import { Broker, resolveBrokerOptions, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
@@ -33,6 +34,12 @@ export const REACTOR_MODES: readonly (ReactorMode | 'auto')[] = ['auto', 'thread
 export interface ReactorGroupOptions extends Omit<ReactorServerOptions, 'codec' | 'idStart' | 'idStep' | 'reusePort' | 'transport'> {
   /** A built-in codec by name (a Codec object cannot cross threads; an app factory can set one). */
   codec?: CodecName;
+  /**
+   * The sockets every reactor serves with, by name: `auto` (default), `node`, `bun`. In
+   * processes mode connections come from the cluster primary as node:net handles, so `auto`
+   * means node there and `bun` is refused.
+   */
+  transport?: TransportName;
   /**
    * Number of sub-reactors, from 1 to `maxReactorCount()` (8 per core), or 'auto' for half the
    * cores (at least 1). Default 'auto'.
@@ -206,7 +213,7 @@ export function reactorCountRange(): string {
 
 /** Every option a ReactorGroup takes: a ReactorServer's, less what the group sets itself, and its own. */
 const GROUP_OPTION_NAMES: readonly string[] = [
-  ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort' && name !== 'transport'),
+  ...REACTOR_SERVER_OPTION_NAMES.filter((name) => name !== 'idStart' && name !== 'idStep' && name !== 'reusePort'),
   ...Object.keys({ workers: true, app: true, appExport: true, reactorMode: true, logLevel: true, onReactorExit: true, restartBackoff: true, broker: true } satisfies Record<
     Exclude<keyof ReactorGroupOptions, keyof ReactorServerOptions>,
     true
@@ -219,10 +226,10 @@ const GROUP_OPTION_NAMES: readonly string[] = [
  * @throws InvalidOptionError naming the first bad option (UnknownOptionError for a key that is
  *   none); UnsupportedError (option `reactorMode`) for 'threads' where unsupported
  */
-export function resolveGroupOptions(options: ReactorGroupOptions): { size: number; mode: ReactorMode; backoff: RestartBackoff } {
+export function resolveGroupOptions(options: ReactorGroupOptions): { size: number; mode: ReactorMode; backoff: RestartBackoff; transport: 'node' | 'bun' } {
   requireOptionsObject('options', options);
   rejectUnknownOptions(options, GROUP_OPTION_NAMES);
-  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, restartBackoff, broker, ...serverOptions } = options;
+  const { workers = 'auto', app, appExport = 'default', reactorMode = 'auto', logLevel = 'silent', onReactorExit, restartBackoff, broker, transport = 'auto', ...serverOptions } = options;
   const backoff = resolveBackoff(restartBackoff);
   resolveBrokerOptions(broker);
   if (workers !== 'auto' && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > maxReactorCount())) {
@@ -239,11 +246,12 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   if (reactorMode === 'threads' && !supportsReusePort()) {
     throw new UnsupportedError(`threads mode needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`, 'reactorMode');
   }
-  return {
-    size: workers === 'auto' ? defaultReactorCount() : workers,
-    mode: reactorMode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : reactorMode,
-    backoff,
-  };
+  const mode = reactorMode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : reactorMode;
+  const sockets = resolveTransportName(transport);
+  if (mode === 'processes' && transport === 'bun') {
+    throw new UnsupportedError('transport bun serves threads mode only: in processes mode every connection is accepted by the cluster primary and handed over as a node:net handle', 'transport');
+  }
+  return { size: workers === 'auto' ? defaultReactorCount() : workers, mode, backoff, transport: mode === 'processes' ? 'node' : sockets };
 }
 
 /** Fresh ports tried when the probed one is taken before the cluster primary binds it. */
@@ -286,6 +294,8 @@ export class ReactorGroup {
   private readonly broker: Broker;
   /** This instance's id, shared by every reactor: the first part of each `conn.globalId`. */
   readonly instanceId: string;
+  /** The sockets the reactors serve with (the `transport` option as resolved for this runtime and mode). */
+  readonly transport: 'node' | 'bun';
   private readonly maxMessageBytes: number;
 
   /**
@@ -293,8 +303,9 @@ export class ReactorGroup {
    * @throws InvalidOptionError for a bad option, UnsupportedError for 'threads' where unsupported
    */
   constructor(private readonly options: ReactorGroupOptions = {}) {
-    ({ size: this.size, mode: this.mode, backoff: this.backoff } = resolveGroupOptions(options));
-    const { workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, broker, ...serverOptions } = options;
+    const resolved = resolveGroupOptions(options);
+    ({ size: this.size, mode: this.mode, backoff: this.backoff, transport: this.transport } = resolved);
+    const { transport: _transport, workers: _workers, app, appExport = 'default', reactorMode: _mode, logLevel = 'silent', onReactorExit: _onExit, restartBackoff: _backoff, broker, ...serverOptions } = options;
     this.instanceId = serverOptions.instanceId ?? defaultInstanceId();
     this.maxMessageBytes = serverOptions.maxMessageBytes ?? DEFAULT_OPTIONS.maxMessageBytes;
     this.broker = new Broker(broker, { instanceId: this.instanceId, reactorCount: this.size, maxMessageBytes: this.maxMessageBytes });
@@ -311,7 +322,7 @@ export class ReactorGroup {
       appExport,
       logLevel,
       admission: this.admissionLink(),
-      options: { ...serverOptions, taskModule, reusePort: this.mode === 'threads', instanceId: this.instanceId },
+      options: { ...serverOptions, transport: resolved.transport, taskModule, reusePort: this.mode === 'threads', instanceId: this.instanceId },
     };
   }
 

@@ -3,10 +3,12 @@ import { Dispatcher } from '../core/dispatcher.js';
 import type { LoopStats } from '../core/loop-stats.js';
 import { emptyTlsStats, recordHandshake, type TlsStats } from '../core/tls-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
+import { bunTransport } from '../transport/bun-net.js';
+import { resolveTransportName, type TransportName } from '../transport/transport-choice.js';
 import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
 import type { AcceptedPeer, ProxyGateOptions, ProxyInfo } from '../transport/proxy-gate.js';
 import { CidrList } from '../net/cidr-list.js';
-import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions } from '../transport/node-tls.js';
+import { TLS_CLIENT_AUTH, TLS_MIN_VERSIONS, nodeTlsTransport, type TlsMaterial, type TlsOptions, type TlsTransport } from '../transport/node-tls.js';
 import type { Codec } from '../net/codec.js';
 import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
 import { Connection, type ConnectionHost } from '../net/connection.js';
@@ -34,11 +36,12 @@ export interface NetServerOptions<T = unknown> extends Partial<ServerOptions> {
   idStart?: number;
   idStep?: number;
   /**
-   * The sockets to listen for and serve. Default: node:net (`nodeNetTransport`). A transport
-   * object stays on its thread: a ReactorGroup's reactors each use the default.
+   * The sockets to listen for and serve: `auto` (default: Bun's own sockets on Bun, node:net
+   * elsewhere), `node`, `bun`, or a Transport object. A transport object stays on its thread:
+   * a ReactorGroup takes names only.
    */
-  transport?: Transport;
-  /** Serve TLS (node:tls) with this material; see TlsOptions. Not together with `transport`. */
+  transport?: Transport | TransportName;
+  /** Serve TLS with this material; see TlsOptions. With a named transport only (not a Transport object). */
   tls?: TlsOptions;
   /**
    * This instance's name among the instances that share a broker: the first part of every
@@ -103,6 +106,11 @@ function checkTlsOptions(tls: unknown): void {
   if (clientAuth !== 'none' && (tls as TlsOptions).ca === undefined) throw new InvalidOptionError('tls.ca', `is needed to verify client certificates (clientAuth ${clientAuth})`);
 }
 
+/** A TLS transport on the chosen sockets. */
+function tlsTransportFor(sockets: 'node' | 'bun', tls: TlsOptions): TlsTransport {
+  return sockets === 'bun' ? nodeTlsTransport(tls) : nodeTlsTransport(tls);
+}
+
 /** @throws InvalidOptionError unless `transport` has a driver and makes listeners */
 function checkTransport(transport: unknown): void {
   requireOptionsObject('transport', transport);
@@ -123,9 +131,10 @@ export function resolveNetServerOptions<T>(options: NetServerOptions<T>): Server
   const { callbacks = {}, idStart = 1, idStep = 1, transport, tls, instanceId, ...serverOptions } = options;
   checkCallbacks(callbacks);
   if (instanceId !== undefined) requireInstanceId('instanceId', instanceId);
-  if (transport !== undefined) checkTransport(transport);
+  if (typeof transport === 'string') resolveTransportName(transport);
+  else if (transport !== undefined) checkTransport(transport);
   if (tls !== undefined) {
-    if (transport !== undefined) throw new InvalidOptionError('tls', 'cannot be set together with transport (a TLS transport is made from it)');
+    if (transport !== undefined && typeof transport !== 'string') throw new InvalidOptionError('tls', 'cannot be set together with a Transport object (a TLS transport is made from it)');
     checkTlsOptions(tls);
   }
   requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
@@ -206,7 +215,7 @@ export class NetServer<T = unknown> {
   readonly transport: Transport;
   private readonly driver: TransportDriver;
   private readonly listener: TransportListener;
-  private readonly tlsTransport: ReturnType<typeof nodeTlsTransport> | null;
+  private readonly tlsTransport: TlsTransport | null;
   /** What every connection of this server reaches its loop through; not part of the public class. */
   private readonly host: ConnectionHost<T>;
   private lifecycle: ServerLifecycle = 'new';
@@ -258,10 +267,11 @@ export class NetServer<T = unknown> {
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
-    this.tlsTransport = options.tls === undefined ? null : nodeTlsTransport(options.tls);
+    const sockets = typeof options.transport === 'object' ? null : resolveTransportName(options.transport ?? 'auto');
+    this.tlsTransport = options.tls === undefined ? null : tlsTransportFor(sockets ?? 'node', options.tls);
     const tlsStats = this.tlsTransport === null ? null : emptyTlsStats();
     this.dispatcher.stats.tls = tlsStats;
-    this.transport = options.transport ?? ((this.tlsTransport ?? nodeNetTransport) as Transport);
+    this.transport = typeof options.transport === 'object' ? options.transport : ((this.tlsTransport ?? (sockets === 'bun' ? bunTransport : nodeNetTransport)) as Transport);
     this.driver = this.transport.driver;
     const maxBufferedInput = this.options.maxBufferedInput;
     this.host = {

@@ -176,8 +176,14 @@ function handshakeSeconds(socket: TLSSocket): number {
   return start === undefined ? 0 : (performance.now() - start) / 1000;
 }
 
+/** A TLS transport whose certificates can be replaced while it serves. */
+export type TlsTransport<H = unknown> = Transport<H> & {
+  /** New handshakes use `material`; open connections keep theirs. @throws InvalidOptionError for bad material (the old stays) */
+  reload(material: TlsMaterial): void;
+};
+
 /** A TLS transport for `options` (the context is built, and checked, at once). */
-export function nodeTlsTransport(options: TlsOptions): Transport<TLSSocket> & { reload(material: TlsMaterial): void } {
+export function nodeTlsTransport(options: TlsOptions): TlsTransport<TLSSocket> {
   let material = options;
   let sni = checkedMaterial(options).sni;
   const clientAuth = options.clientAuth ?? 'none';

@@ -45,88 +45,126 @@ export interface ProxyGateOptions {
   onRefused(peer: { address: string; port: number }, reason: ProxyRefusal, error: ProxyProtocolError): void;
 }
 
-/**
- * Runs the PROXY stage on each accepted socket: `pass` gets the ones that clear it, with the
- * client and the bytes that came after the header (the application's first, possibly none),
- * which `pass` must deliver ahead of anything the socket reads next.
- */
-export type ProxyGate = (socket: Socket, pass: (socket: Socket, peer: AcceptedPeer, rest: Buffer) => void) => void;
+/** How the PROXY stage ended for one socket: served (as `peer`, with the bytes after the header), or refused (already counted and reported). */
+export type ProxyStageOutcome = { readonly peer: AcceptedPeer; readonly rest: Buffer } | null;
 
-export function createProxyGate(options: ProxyGateOptions): ProxyGate {
-  const { mode, trusted, headerTimeout, maxHeaderBytes, onRefused } = options;
-  // Shared by every connection: the stage costs a few closures and one timer per socket.
-  const parseOptions = { maxHeaderBytes };
-  return (socket, pass) => {
-    const peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    const fromProxy = trusted.contains(peer.address);
-    if (!fromProxy && mode === 'required') {
-      refuse(socket, peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `${peer.address} is not a trusted proxy`), onRefused);
-      return;
-    }
-    /** The bytes of a header begun and not finished (or, from a stranger, of a first chunk too short to judge). */
-    let held: Buffer | null = null;
-    const finish = (): void => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onGone);
-      socket.off('error', onGone);
-    };
-    const onData = (chunk: Buffer): void => {
+/** One socket's PROXY stage, fed the socket's bytes by whichever transport owns it. */
+export interface ProxyStage {
+  /** Bytes arrived; the stage may end (its `done` is called) before this returns. */
+  push(chunk: Buffer): void;
+  /** The socket closed, half-closed or failed before the stage ended: nothing to serve, nobody to tell. */
+  gone(): void;
+}
+
+/**
+ * Starts the PROXY stage for a socket from `socket` (its own peer address): `done` is called
+ * once, with the client and the bytes after the header (the application's first, possibly
+ * none) which must be delivered ahead of anything the socket reads next, or with null when the
+ * socket is refused (the caller resets it; the refusal is already counted). Returns null when
+ * the peer is refused before reading anything (`done` is not called then either: reset it).
+ * Socket-agnostic: the node:net and Bun transports feed it from their own read events.
+ */
+export function startProxyStage(options: ProxyGateOptions, socket: { address: string; port: number }, done: (outcome: ProxyStageOutcome) => void): ProxyStage | null {
+  const { mode, trusted, headerTimeout, onRefused } = options;
+  const peer = { address: socket.address, port: socket.port };
+  const fromProxy = trusted.contains(peer.address);
+  if (!fromProxy && mode === 'required') {
+    onRefused(peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `${peer.address} is not a trusted proxy`));
+    return null;
+  }
+  let ended = false;
+  const end = (outcome: ProxyStageOutcome): void => {
+    ended = true;
+    clearTimeout(timer);
+    done(outcome);
+  };
+  const refuse = (reason: ProxyRefusal, error: ProxyProtocolError): void => {
+    end(null);
+    onRefused(peer, reason, error);
+  };
+  /** The bytes of a header begun and not finished (or, from a stranger, of a first chunk too short to judge). */
+  let held: Buffer | null = null;
+  const timer = setTimeout(() => {
+    if (ended) return;
+    const what = fromProxy ? 'a complete header' : 'its first bytes';
+    refuse('proxy-invalid', new ProxyProtocolError('timeout', `${peer.address} sent no ${what} within ${headerTimeout} s`));
+  }, headerTimeout * 1000);
+  const parseOptions = { maxHeaderBytes: options.maxHeaderBytes };
+  return {
+    push(chunk) {
+      if (ended) return;
       const data = held === null ? chunk : Buffer.concat([held, chunk]);
       held = null;
       const seen = detectProxyHeader(data);
       if (seen === 'incomplete') {
-        held = data;
-        return;
-      }
-      if (seen === 'none' && mode === 'optional') {
-        // No header: served as itself, whoever it is.
-        finish();
-        pass(socket, { ...peer, proxy: null }, data);
-        return;
-      }
-      if (!fromProxy) {
-        // Optional mode, a peer that is not a proxy sending a header: never believed.
-        finish();
-        refuse(socket, peer, 'proxy-untrusted', new ProxyProtocolError('untrusted', `a ${seen} header from ${peer.address}, which is not a trusted proxy`, seen === 'v1' ? 1 : 2), onRefused);
-        return;
-      }
-      const result = parseProxyHeader(data, parseOptions);
-      if (result.status === 'incomplete') {
         // A copy: a chunk may be a slice of a larger buffer the stream reuses.
         held = data === chunk ? Buffer.from(chunk) : data;
         return;
       }
-      finish();
+      if (seen === 'none' && mode === 'optional') {
+        // No header: served as itself, whoever it is.
+        end({ peer: { ...peer, proxy: null }, rest: data });
+        return;
+      }
+      if (!fromProxy) {
+        // Optional mode, a peer that is not a proxy sending a header: never believed.
+        refuse('proxy-untrusted', new ProxyProtocolError('untrusted', `a ${seen} header from ${peer.address}, which is not a trusted proxy`, seen === 'v1' ? 1 : 2));
+        return;
+      }
+      const result = parseProxyHeader(data, parseOptions);
+      if (result.status === 'incomplete') {
+        held = data === chunk ? Buffer.from(chunk) : data;
+        return;
+      }
       if (result.status === 'invalid') {
-        refuse(socket, peer, 'proxy-invalid', result.error, onRefused);
+        refuse('proxy-invalid', result.error);
         return;
       }
       const { header } = result;
       // LOCAL (the proxy's own health check) and UNSPEC carry no client: the socket's peer is it.
       const client = header.command === 'proxy' ? header.source : undefined;
       const accepted: AcceptedPeer = client === undefined ? { ...peer, proxy: null } : { address: client.address, port: client.port, proxy: { ...peer, header } };
-      pass(socket, accepted, data.subarray(result.consumed));
-    };
+      end({ peer: accepted, rest: data.subarray(result.consumed) });
+    },
+    gone() {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Runs the PROXY stage on each accepted node:net socket: `pass` gets the ones that clear it,
+ * with the client and the bytes that came after the header (the application's first, possibly
+ * none), which `pass` must deliver ahead of anything the socket reads next.
+ */
+export type ProxyGate = (socket: Socket, pass: (socket: Socket, peer: AcceptedPeer, rest: Buffer) => void) => void;
+
+export function createProxyGate(options: ProxyGateOptions): ProxyGate {
+  return (socket, pass) => {
+    const stage = startProxyStage(options, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, (outcome) => {
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('error', onGone);
+      // RST for a refusal: the peer learns at once and no TIME_WAIT is left here.
+      if (outcome === null) socket.resetAndDestroy();
+      else pass(socket, outcome.peer, outcome.rest);
+    });
+    if (stage === null) {
+      socket.resetAndDestroy();
+      return;
+    }
+    const onData = (chunk: Buffer): void => stage.push(chunk);
     const onGone = (): void => {
-      // Gone (or half-closed) before its header: nothing to serve and nobody to tell.
-      finish();
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('error', onGone);
+      stage.gone();
       socket.destroy();
     };
-    const timer = setTimeout(() => {
-      finish();
-      if (socket.destroyed) return;
-      const what = fromProxy ? 'a complete header' : 'its first bytes';
-      refuse(socket, peer, 'proxy-invalid', new ProxyProtocolError('timeout', `${peer.address} sent no ${what} within ${headerTimeout} s`), onRefused);
-    }, headerTimeout * 1000);
     socket.on('data', onData);
     socket.on('end', onGone);
     socket.on('error', onGone);
   };
-}
-
-function refuse(socket: Socket, peer: { address: string; port: number }, reason: ProxyRefusal, error: ProxyProtocolError, onRefused: ProxyGateOptions['onRefused']): void {
-  // RST: the peer learns at once and no TIME_WAIT is left here.
-  socket.resetAndDestroy();
-  onRefused(peer, reason, error);
 }
