@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, PayloadTooLargeError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
 import { REUSE_PORT_SUPPORT, supportsReusePort } from '../transport/platform.js';
-import { resolveTransportName, type TransportName } from '../transport/transport-choice.js';
+import { checkTlsTransport, resolveTransportName, type TransportName } from '../transport/transport-choice.js';
 import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
 import { defaultInstanceId, parseConnectionId } from '../core/connection-id.js';
 import { Broker, resolveBrokerOptions, type BrokerOptions, type BrokerStatus } from '../broker/broker.js';
@@ -248,10 +248,12 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   }
   const mode = reactorMode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : reactorMode;
   const sockets = resolveTransportName(transport);
+  if (serverOptions.tls !== undefined) checkTlsTransport(transport);
   if (mode === 'processes' && transport === 'bun') {
     throw new UnsupportedError('transport bun serves threads mode only: in processes mode every connection is accepted by the cluster primary and handed over as a node:net handle', 'transport');
   }
-  return { size: workers === 'auto' ? defaultReactorCount() : workers, mode, backoff, transport: mode === 'processes' ? 'node' : sockets };
+  const served = mode === 'processes' || serverOptions.tls !== undefined ? 'node' : sockets;
+  return { size: workers === 'auto' ? defaultReactorCount() : workers, mode, backoff, transport: served };
 }
 
 /** Fresh ports tried when the probed one is taken before the cluster primary binds it. */

@@ -4,7 +4,7 @@ import type { LoopStats } from '../core/loop-stats.js';
 import { emptyTlsStats, recordHandshake, type TlsStats } from '../core/tls-stats.js';
 import { nodeNetTransport } from '../transport/node-net.js';
 import { bunTransport } from '../transport/bun-net.js';
-import { resolveTransportName, type TransportName } from '../transport/transport-choice.js';
+import { checkTlsTransport, resolveTransportName, type TransportName } from '../transport/transport-choice.js';
 import type { HandshakeFailure, Transport, TransportDriver, TransportListener } from '../transport/transport.js';
 import type { AcceptedPeer, ProxyGateOptions, ProxyInfo } from '../transport/proxy-gate.js';
 import { CidrList } from '../net/cidr-list.js';
@@ -106,11 +106,6 @@ function checkTlsOptions(tls: unknown): void {
   if (clientAuth !== 'none' && (tls as TlsOptions).ca === undefined) throw new InvalidOptionError('tls.ca', `is needed to verify client certificates (clientAuth ${clientAuth})`);
 }
 
-/** A TLS transport on the chosen sockets. */
-function tlsTransportFor(sockets: 'node' | 'bun', tls: TlsOptions): TlsTransport {
-  return sockets === 'bun' ? nodeTlsTransport(tls) : nodeTlsTransport(tls);
-}
-
 /** @throws InvalidOptionError unless `transport` has a driver and makes listeners */
 function checkTransport(transport: unknown): void {
   requireOptionsObject('transport', transport);
@@ -135,6 +130,7 @@ export function resolveNetServerOptions<T>(options: NetServerOptions<T>): Server
   else if (transport !== undefined) checkTransport(transport);
   if (tls !== undefined) {
     if (transport !== undefined && typeof transport !== 'string') throw new InvalidOptionError('tls', 'cannot be set together with a Transport object (a TLS transport is made from it)');
+    if (typeof transport === 'string') checkTlsTransport(transport);
     checkTlsOptions(tls);
   }
   requireInteger('idStart', idStart, 0, Number.MAX_SAFE_INTEGER);
@@ -268,7 +264,7 @@ export class NetServer<T = unknown> {
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
     const sockets = typeof options.transport === 'object' ? null : resolveTransportName(options.transport ?? 'auto');
-    this.tlsTransport = options.tls === undefined ? null : tlsTransportFor(sockets ?? 'node', options.tls);
+    this.tlsTransport = options.tls === undefined ? null : nodeTlsTransport(options.tls);
     const tlsStats = this.tlsTransport === null ? null : emptyTlsStats();
     this.dispatcher.stats.tls = tlsStats;
     this.transport = typeof options.transport === 'object' ? options.transport : ((this.tlsTransport ?? (sockets === 'bun' ? bunTransport : nodeNetTransport)) as Transport);

@@ -12,9 +12,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { UnsupportedError } from '../core/errors.js';
-import { bunSockets, type BunListener, type BunSocket, type BunSocketHandlers, type BunTlsOptions } from './bun-api.js';
+import { bunSockets, type BunListener, type BunSocket, type BunSocketHandlers } from './bun-api.js';
 import { startProxyStage, type AcceptedPeer, type ProxyStage } from './proxy-gate.js';
-import type { HandshakeObserver, ListenerOptions, Transport, TransportDriver, TransportListener, TransportSink } from './transport.js';
+import type { ListenerOptions, Transport, TransportDriver, TransportListener, TransportSink } from './transport.js';
 
 /** What one Bun socket carries of ours, on `socket.data`. */
 export class BunSocketState {
@@ -33,8 +33,6 @@ export class BunSocketState {
   heldPaused = false;
   /** The PROXY stage, while it reads this socket's header. */
   proxy: ProxyStage | null = null;
-  /** When the TCP connection was accepted (performance.now()), for a TLS handshake's duration; 0 when not timed. */
-  acceptedAt = 0;
 }
 
 type Socket = BunSocket<BunSocketState>;
@@ -172,6 +170,13 @@ export const bunDriver: TransportDriver<Socket> = {
   descriptor: (socket) => (typeof socket.fd === 'number' ? socket.fd : -1),
 };
 
+/** Why a listen failed, in node:net's words (Bun says only "Failed to listen"), code and errno kept. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (typeof error.code !== 'string') return error;
+  const why = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : error.code === 'EADDRNOTAVAIL' ? 'address not available' : error.message;
+  return Object.assign(new Error(`listen ${error.code}: ${why} ${host}:${port}`), { code: error.code, errno: error.errno, syscall: 'listen', address: host, port });
+}
+
 /** Where `Bun.listen({ reusePort })` balances connections: Linux and FreeBSD. */
 function bunSupportsReusePort(): boolean {
   return process.platform === 'linux' || process.platform === 'freebsd';
@@ -185,24 +190,13 @@ export class BunAcceptor implements TransportListener {
   private listener: BunListener | null = null;
   private readonly handlers: BunSocketHandlers<BunSocketState>;
 
-  /**
-   * @param tls Bun's TLS options when this listener speaks TLS
-   * @param onOpen what a TLS listener does when a socket is accepted, before its handshake
-   */
   constructor(
     private readonly options: ListenerOptions,
     onAccept: (socket: Socket, peer?: AcceptedPeer) => void,
-    private readonly tls?: BunTlsOptions,
-    extraHandlers: Partial<BunSocketHandlers<BunSocketState>> = {},
   ) {
-    if (bunSockets() === null) throw new UnsupportedError(`the bun transport needs the Bun runtime; this is Node.js ${process.version}`);
-    if (options.reusePort && !bunSupportsReusePort()) throw new UnsupportedError(`reusePort needs SO_REUSEPORT (Linux or FreeBSD); this is ${process.platform}`);
+    if (bunSockets() === null) throw new UnsupportedError(`the bun transport needs the Bun runtime; this is Node.js ${process.version}`, 'transport');
+    if (options.reusePort && !bunSupportsReusePort()) throw new UnsupportedError(`reusePort needs SO_REUSEPORT (Linux or FreeBSD); this is ${process.platform}`, 'reusePort');
     const { noDelay, keepAlive, keepAliveInitialDelay, proxy } = options;
-    const prepare = (socket: Socket): void => {
-      socket.data = new BunSocketState();
-      if (!noDelay) socket.setNoDelay(false);
-      if (keepAlive) socket.setKeepAlive(true, keepAliveInitialDelay * 1000);
-    };
     const accept =
       proxy === undefined
         ? onAccept
@@ -224,19 +218,12 @@ export class BunAcceptor implements TransportListener {
     this.handlers = {
       ...connectionHandlers,
       open(socket) {
-        prepare(socket);
-        // A TLS listener serves the socket once its handshake is done (see bun-tls.ts).
-        if (tls === undefined) accept(socket);
+        socket.data = new BunSocketState();
+        if (!noDelay) socket.setNoDelay(false);
+        if (keepAlive) socket.setKeepAlive(true, keepAliveInitialDelay * 1000);
+        accept(socket);
       },
-      ...extraHandlers,
     };
-    if (tls !== undefined) {
-      const handshake = extraHandlers.handshake;
-      this.handlers.handshake = (socket, success, authorizationError) => {
-        handshake?.(socket, success, authorizationError);
-        if (success && !socket.data.closed && socket.data.sink === null) accept(socket);
-      };
-    }
   }
 
   listen(): Promise<AddressInfo> {
@@ -251,11 +238,10 @@ export class BunAcceptor implements TransportListener {
         reusePort,
         // Our side stays writable after the peer's FIN, so replies to its last requests still go out.
         allowHalfOpen: true,
-        tls: this.tls,
         socket: this.handlers,
       });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(listenError(err as NodeJS.ErrnoException, host, port));
     }
     return Promise.resolve(this.address() as AddressInfo);
   }
@@ -278,7 +264,7 @@ export class BunAcceptor implements TransportListener {
 export const bunTransport: Transport<Socket> = {
   name: 'bun',
   driver: bunDriver,
-  createListener(options, onAccept, _onError, _handshakes?: HandshakeObserver) {
+  createListener(options, onAccept) {
     return new BunAcceptor(options, onAccept);
   },
 };

@@ -21,3 +21,14 @@ export function resolveTransportName(name: unknown, option = 'transport', onBun 
   if (name === 'bun' && !onBun) throw new UnsupportedError(`${option} bun needs the Bun runtime; this is Node.js ${process.version}`, option);
   return name;
 }
+
+/**
+ * TLS is served by node:tls, on Node.js and (through its node:tls) on Bun, where `auto` means
+ * it. Bun's own TLS listener cannot yet replace its certificates while it listens
+ * (`reloadTls`, SIGHUP) nor start TLS after a PROXY header on an accepted socket, so an
+ * explicit `bun` with TLS is refused rather than served with less.
+ * @throws UnsupportedError for `bun`
+ */
+export function checkTlsTransport(name: TransportName, option = 'transport'): void {
+  if (name === 'bun') throw new UnsupportedError(`${option} bun serves plaintext only: TLS is served by node:tls (${option} auto or node)`, option);
+}
