@@ -18,8 +18,8 @@
  * `--transport` yet, say), with what it printed. `--bun-transports` lists the project's rows
  * on Bun by their `--transport` value; `default` is a row started without the option.
  *
- * Every server runs alone on CPU 0 and the load generator (bench/loadgen.c) on CPU 1 (with
- * taskset). All servers stay up for the load measures; each round drives every one in turn,
+ * Every server runs on CPU 0 and the load generator (bench/loadgen.c) on CPU 1 (with taskset).
+ * All servers stay up for the load measures, idle but for the one driven; each round drives every one in turn,
  * the order reversed every other round, so the machine's drift favours none. Per server:
  * ping-pong replies/s over `--connections` connections and the server's CPU time (user +
  * system, /proc) per reply; connect/request/reply/close sessions/s over `--churn-connections`
