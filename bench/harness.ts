@@ -6,11 +6,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = `${ROOT}build/src/cli/main.js`;
 const LOADGEN_SOURCE = `${ROOT}bench/loadgen.c`;
 const LOADGEN = `${ROOT}build/bench/loadgen`;
+const REFSERVER_SOURCE = `${ROOT}bench/refserver.c`;
+const REFSERVER = `${ROOT}build/bench/refserver`;
 
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
@@ -20,16 +23,26 @@ export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0
  * @throws when the compiler is there but OpenSSL's headers or libraries are not
  */
 export function loadgenPath(): string | null {
-  if (existsSync(LOADGEN)) return LOADGEN;
+  return compiled(LOADGEN_SOURCE, LOADGEN, ['-lssl', '-lcrypto']);
+}
+
+/** Compiles bench/refserver.c, the C reference server, once; returns its path, or null without a C compiler. */
+export function refserverPath(): string | null {
+  return compiled(REFSERVER_SOURCE, REFSERVER, []);
+}
+
+/** `source` compiled with -O2 to `output` (once: an existing `output` is taken as is), or null without a C compiler. */
+function compiled(source: string, output: string, libraries: string[]): string | null {
+  if (existsSync(output)) return output;
   const cc = ['cc', 'gcc', 'clang'].find((name) => spawnSync(name, ['--version']).status === 0);
   if (cc === undefined) return null;
   mkdirSync(`${ROOT}build/bench`, { recursive: true });
-  const build = spawnSync(cc, ['-O2', '-o', LOADGEN, LOADGEN_SOURCE, '-lssl', '-lcrypto'], { encoding: 'utf8' });
+  const build = spawnSync(cc, ['-O2', '-o', output, source, ...libraries], { encoding: 'utf8' });
   if (build.status !== 0) {
     const hint = /openssl|-lssl|-lcrypto/.test(build.stderr) ? ' (it needs OpenSSL: on Debian, apt-get install -y libssl-dev)' : '';
-    throw new Error(`could not compile bench/loadgen.c${hint}:\n${build.stderr}`);
+    throw new Error(`could not compile ${source.slice(ROOT.length)}${hint}:\n${build.stderr}`);
   }
-  return LOADGEN;
+  return output;
 }
 
 /** `command args`, run under `taskset -c cpus` when both are there. */
@@ -47,13 +60,25 @@ export interface RunningServer {
 }
 
 /**
- * Starts `node script ...args` and waits for a line containing `listening on HOST:PORT`
- * (an IPv6 host in brackets); past that line the output is drained unread.
+ * Starts `node script ...args` (this process's Node.js) and waits for a line containing
+ * `listening on HOST:PORT` (an IPv6 host in brackets); past that line the output is drained unread.
  */
-export async function startServer(script: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
-  const [command, argv] = pinned(cpus, process.execPath, [script, ...args]);
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
+export function startServer(script: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  return startProgram(process.execPath, [script, ...args], cpus, env);
+}
+
+/**
+ * Starts any server program (another runtime with its script, or a binary) and waits for its
+ * `listening on HOST:PORT` line, as `startServer` does. Its standard error is kept until then
+ * and passed on after: if it exits before that line, the error says what it printed.
+ */
+export async function startProgram(program: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  const [command, argv] = pinned(cpus, program, args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const exited = (once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>).then(([code, signal]) => ({ code, signal }));
+  let errors = '';
+  const keepErrors = (text: string): void => void (errors += text);
+  child.stderr!.setEncoding('utf8').on('data', keepErrors);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const onData = (text: string): void => {
@@ -64,8 +89,14 @@ export async function startServer(script: string, args: string[], cpus?: string,
       resolve(Number(match[1]));
     };
     child.stdout!.setEncoding('utf8').on('data', onData);
-    void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready`)));
+    // 'close', not 'exit': by then its standard error has been read to the end.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      const said = errors.trim() === '' ? '' : `: ${errors.trim()}`;
+      reject(new Error(`server exited (${code ?? signal}) before it was ready${said}`));
+    });
   });
+  process.stderr.write(errors);
+  child.stderr!.off('data', keepErrors).pipe(process.stderr);
   return {
     port,
     child,
@@ -183,6 +214,54 @@ function summary(stdout: string): Record<string, number | string> {
   }
   if (fields.bad !== 0 && fields.bad !== undefined) throw new Error(`wrong replies: ${line}`);
   return fields;
+}
+
+/**
+ * Waits until `pid` has `descriptors` open and has used no more than 5 % of a core for half a
+ * second (two clock ticks): every connection accepted, its handshake and reply done. False if
+ * `run` ended first.
+ */
+export async function quiescent(pid: number, descriptors: number, run: { readonly exited: boolean }): Promise<boolean> {
+  const QUIET_MS = 500;
+  let last = cpuSeconds(pid);
+  while (!run.exited) {
+    await sleep(QUIET_MS);
+    const now = cpuSeconds(pid);
+    if (openDescriptors(pid) >= descriptors && now - last <= (0.05 * QUIET_MS) / 1000) return true;
+    last = now;
+  }
+  return false;
+}
+
+/**
+ * Bytes of resident memory one held connection costs a fresh server from `start`: the load
+ * generator holds `count` connections (one round trip each; `extra` are more of its arguments,
+ * e.g. `--tls`), and the server's RSS is sampled once it has accepted them all and gone quiet,
+ * whatever its speed; the RSS it gained, over the connections held.
+ * @throws when fewer than 99 % of them were held (a connect burst can lose the odd SYN to a full
+ * accept queue; more is a fault)
+ */
+export async function memoryPerHeldConnection(start: () => Promise<RunningServer>, count: number, cpus?: string, extra: string[] = []): Promise<number> {
+  const server = await start();
+  const pid = server.child.pid as number;
+  try {
+    const idle = rssBytes(pid);
+    const idleDescriptors = openDescriptors(pid);
+    const run = startLoadgen(['-p', String(server.port), '-c', String(count), '-d', '120', '--mode', 'hold', ...extra], cpus);
+    let settled = false;
+    let held = 0;
+    try {
+      settled = await quiescent(pid, idleDescriptors + Math.ceil(count * 0.99), run);
+      held = rssBytes(pid);
+    } finally {
+      run.stop();
+    }
+    const alive = Number((await run.result).alive);
+    if (!settled || !(alive >= count * 0.99)) throw new Error(`only ${alive} of ${count} connections held`);
+    return (held - idle) / alive;
+  } finally {
+    await server.stop();
+  }
 }
 
 export function median(values: number[]): number {

@@ -18,7 +18,6 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
 import { makeBenchCertificate } from './certificate.js';
 import {
@@ -29,10 +28,9 @@ import {
   inTurn,
   loadgenPath,
   median,
-  openDescriptors,
+  memoryPerHeldConnection,
   pinned,
   rssBytes,
-  startLoadgen,
   startServer,
   type RunningServer,
 } from './harness.js';
@@ -188,23 +186,6 @@ function driveTls(server: RunningServer, mode: 'pingpong' | 'connect', connectio
   return { result, cpuPerEventUs: (used / events) * 1e6 };
 }
 
-/**
- * Waits until `pid` has `descriptors` open and has used no more than 5 % of a core for half a
- * second (two clock ticks): every connection accepted, its handshake and reply done. False if
- * `run` ended first.
- */
-async function quiescent(pid: number, descriptors: number, run: { readonly exited: boolean }): Promise<boolean> {
-  const QUIET_MS = 500;
-  let last = cpuSeconds(pid);
-  while (!run.exited) {
-    await sleep(QUIET_MS);
-    const now = cpuSeconds(pid);
-    if (openDescriptors(pid) >= descriptors && now - last <= (0.05 * QUIET_MS) / 1000) return true;
-    last = now;
-  }
-  return false;
-}
-
 async function tlsMeasures(): Promise<Record<Side, TlsMeasures[]>> {
   const certificate = makeBenchCertificate();
   const targets: Targets = {
@@ -213,31 +194,14 @@ async function tlsMeasures(): Promise<Record<Side, TlsMeasures[]>> {
   };
 
   /**
-   * Bytes of resident memory one held TLS connection costs a fresh server. Sampled while held:
-   * once the server has accepted them all and gone quiet, so every handshake is done (a burst
-   * of TLS handshakes takes seconds, and how many depends on the machine).
+   * Bytes of resident memory one held TLS connection costs a fresh server, sampled once every
+   * handshake is done (a burst of TLS handshakes takes seconds, and how many depends on the machine).
    */
   async function memoryPerConnection(side: Side): Promise<number> {
-    const server = await targets[side]();
-    const pid = server.child.pid as number;
     try {
-      const idle = rssBytes(pid);
-      const idleDescriptors = openDescriptors(pid);
-      const run = startLoadgen(['-p', String(server.port), '-c', String(tlsHoldCount), '-d', '120', '--mode', 'hold', '--tls'], DRIVER_CPU);
-      let settled = false;
-      let held = 0;
-      try {
-        // A connect burst can lose the odd SYN to a full accept queue; more than 1 % lost is a fault.
-        settled = await quiescent(pid, idleDescriptors + Math.ceil(tlsHoldCount * 0.99), run);
-        held = rssBytes(pid);
-      } finally {
-        run.stop();
-      }
-      const alive = Number((await run.result).alive);
-      if (!settled || !(alive >= tlsHoldCount * 0.99)) throw new Error(`${side}: only ${alive} of ${tlsHoldCount} TLS connections held`);
-      return (held - idle) / alive;
-    } finally {
-      await server.stop();
+      return await memoryPerHeldConnection(targets[side], tlsHoldCount, DRIVER_CPU, ['--tls']);
+    } catch (error) {
+      throw new Error(`${side}: ${(error as Error).message} (TLS)`);
     }
   }
 
