@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { supportsReusePort } from '../../src/index.js';
+import { isBun } from '../../src/transport/bun-api.js';
 import { startCli } from '../helpers/cli-process.js';
 import { processExists } from '../helpers/resources.js';
 import { assertEchoes, assertRefused, closeAll, connectMany } from './helpers.js';
@@ -30,7 +31,9 @@ describe('reactors: cli --workers', () => {
     const cli = await startCli(['--workers', '2']);
     try {
       assert.equal(cli.host, '127.0.0.1');
-      assert.match(cli.readyLine, new RegExp(`\\(2 reactors on ${mode}\\)$`));
+      // Threads on Bun serve with Bun's own sockets; processes mode always with node:net handles.
+      const sockets = mode === 'threads' && isBun() ? 'bun' : 'node';
+      assert.match(cli.readyLine, new RegExp(`\\(2 reactors on ${mode}, ${sockets} sockets\\)$`));
       const children = process.platform === 'win32' ? [] : await childPids(cli.pid);
       // Cluster workers are child processes of the CLI; worker threads are not.
       if (process.platform !== 'win32') assert.equal(children.length, mode === 'processes' ? 2 : 0, `child processes of the CLI: ${children.join(', ')}`);
