@@ -207,6 +207,6 @@ export class SettingsReload {
 
 /** The server options of the settings, without the TLS material (whose files are read by tlsOptionsOf only when needed). */
 function serverOptionsOnly(settings: StartSettings): Record<string, unknown> {
-  const { tls: _tls, taskWorkers: _w, taskModule: _m, taskExport: _e, instanceId: _i, ...options } = serverOptions({ ...settings, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsSni: undefined, tlsAlpn: undefined, tlsClientAuth: 'none' });
+  const { tls: _tls, taskWorkers: _w, taskModule: _m, taskExport: _e, instanceId: _i, transport: _t, ...options } = serverOptions({ ...settings, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsSni: undefined, tlsAlpn: undefined, tlsClientAuth: 'none' });
   return options;
 }
