@@ -138,7 +138,8 @@ describe('timeout: what counts as traffic, and how the sweep closes', () => {
     const client = await SeedClient.connect(portOf(server));
     const throttles = new Set<NodeJS.Timeout>();
     try {
-      // A raw reader, throttled: one read (at most 64 KiB) every 10 ms, a few MB/s.
+      // A raw reader, throttled to about 6.5 MB/s: after each read, a pause as long as that
+      // read takes at this rate (a read's size is up to the runtime: 64 KiB on Node.js, more on Bun).
       client.socket.removeAllListeners('data');
       let received = 0;
       client.socket.on('data', (chunk: Buffer) => {
@@ -147,7 +148,7 @@ describe('timeout: what counts as traffic, and how the sweep closes', () => {
         const timer = setTimeout(() => {
           throttles.delete(timer);
           client.socket.resume();
-        }, 10);
+        }, Math.ceil(chunk.length / 6554));
         throttles.add(timer);
       });
       client.send('download');
@@ -181,6 +182,10 @@ describe('timeout: what counts as traffic, and how the sweep closes', () => {
       idleTimeout: 0.5,
       checkInterval: 0.1,
       maxPendingOutput: 128 * 1024 * 1024,
+      // Reading goes on while the reply backs up, so the server sees the client's FIN (with
+      // reading paused, whether a FIN is still noticed is up to the transport: node:net
+      // notices it, Bun's sockets do not).
+      highWaterMark: 96 * 1024 * 1024,
       callbacks: recorder.callbacks({
         // The reply is far larger than the socket buffers, and the client never reads it.
         onMessage: (conn) => {
