@@ -7,6 +7,8 @@ export type { LoopStats } from './core/loop-stats.js';
 export { HANDSHAKE_SECONDS_BUCKETS, type TlsStats } from './core/tls-stats.js';
 export { Acceptor, type AcceptorOptions } from './transport/node-listener.js';
 export { nodeNetTransport } from './transport/node-net.js';
+export { bunTransport } from './transport/bun-net.js';
+export { TRANSPORT_NAMES, type TransportName } from './transport/transport-choice.js';
 export { nodeTlsTransport, createTlsContext, type TlsOptions, type TlsMaterial, type TlsCertificate } from './transport/node-tls.js';
 export type { Transport, TransportDriver, TransportSink, TransportListener, ListenerOptions, TlsInfo, HandshakeFailure, HandshakeObserver } from './transport/transport.js';
 export type { Payload } from './core/payload.js';
