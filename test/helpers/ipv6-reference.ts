@@ -6,8 +6,9 @@
  * which a unit test holds to node:net on Node.js. No tests here and no side effects on import.
  */
 import { SocketAddress } from 'node:net';
+import { runsOnBun } from './runtime.js';
 
-export const runsOnBun = process.versions.bun !== undefined;
+export { runsOnBun };
 
 /** The address as libuv reads and writes it, or undefined where inet_pton refuses it. */
 export function referenceIPv6(text: string): string | undefined {
