@@ -127,7 +127,7 @@ describe('ThreadPool.transfer', { timeout: 20000 }, () => {
         // Bun gives every Buffer.from() its own memory (no shared pool): lay the two out on
         // one 8 KiB slab by hand, as Node.js's pool does.
         const slab = Buffer.alloc(8192);
-        neighbour = slab.subarray(0, neighbour.write('a neighbour on the same slab'));
+        neighbour = slab.subarray(0, slab.write('a neighbour on the same slab', 0));
         slice = slab.subarray(64, 64 + slab.write('pooled slice', 64));
       }
       assert.notEqual(slice.buffer.byteLength, slice.byteLength, 'precondition: the slice shares its ArrayBuffer (a pool slab)');
