@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
  */
 export const REUSE_PORT_SUPPORT = 'Linux or FreeBSD with Node.js 22.12+ on 22.x or 23.1+, Linux with Bun';
 
-/** True where `listen({ reusePort })` works: see {@link REUSE_PORT_SUPPORT}. */
-export function supportsReusePort(version = process.versions.node, platform = process.platform, bunVersion: string | undefined = process.versions.bun): boolean {
-  if (bunVersion !== undefined) return platform === 'linux';
+/** True where `listen({ reusePort })` works: see {@link REUSE_PORT_SUPPORT}. `bunVersion` null: not Bun. */
+export function supportsReusePort(version = process.versions.node, platform = process.platform, bunVersion: string | null = process.versions.bun ?? null): boolean {
+  if (bunVersion !== null) return platform === 'linux';
   if (platform !== 'linux' && platform !== 'freebsd') return false;
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);

@@ -24,7 +24,7 @@ describe('where SO_REUSEPORT works', () => {
       ['24.0.0', 'darwin', false],
       ['24.0.0', 'win32', false],
     ];
-    for (const [version, platform, expected] of cases) assert.equal(supportsReusePort(version, platform, undefined), expected, `${platform} ${version}`);
+    for (const [version, platform, expected] of cases) assert.equal(supportsReusePort(version, platform, null), expected, `${platform} ${version}`);
     // Bun claims a recent Node.js version whatever it can do: its own name decides.
     assert.equal(supportsReusePort('26.3.0', 'linux', '1.3.0'), true);
     assert.equal(supportsReusePort('26.3.0', 'darwin', '1.3.0'), false);
