@@ -285,7 +285,6 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `/metrics` (Prometheus text) and `/health` (200 serving, 503 draining). */
 /**
  * A listen error whose message names its cause as node:net's do (`listen EADDRINUSE: address
  * already in use HOST:PORT`). Bun's node:http says only "Failed to start server. Is port N in
@@ -301,6 +300,7 @@ export function namedListenError(err: unknown, host: string, port: number): unkn
   return Object.assign(named, { code, syscall: 'listen', address: host, port });
 }
 
+/** Serves `/metrics` (Prometheus text) and `/health` (200 serving, 503 draining). */
 export async function startMetricsServer(source: MetricsSource, port: number, host: string): Promise<MetricsServer> {
   const registry = createRegistry(source);
   // node:http is loaded here, not at import: a server without metrics never needs it.
