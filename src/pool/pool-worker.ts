@@ -24,7 +24,7 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
     try {
       loaded = (await import(task.module)) as Record<string, unknown>;
     } catch (error) {
-      return taskFailed(error);
+      return taskFailed(moduleLoadError(task.module, error));
     }
     modules.set(task.module, loaded);
   }
@@ -41,6 +41,20 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   // Cloning a view clones its whole ArrayBuffer (an 8 KiB pool slab for a small Buffer):
   // copy just the bytes when the view does not own its memory, then move instead of cloning.
   return move(ownsItsMemory(result) ? result : new Uint8Array(result));
+}
+
+/**
+ * Why the task module did not load, as a plain Error naming it: it crosses threads by
+ * structured clone, which Bun's ResolveMessage (what a failed import throws there) does not
+ * survive ("The object can not be cloned"). Node.js's own errors name the module already; the
+ * code (ERR_MODULE_NOT_FOUND, say) is kept.
+ */
+function moduleLoadError(module: string, error: unknown): Error {
+  const message = error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error) ? String((error as { message: unknown }).message) : String(error);
+  const plain = new Error(message.includes(module) ? message : `cannot load task module ${module}: ${message}`);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.assign(plain, { code });
+  return plain;
 }
 
 /** A view covering its whole ArrayBuffer can be transferred without exposing anything else. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { addStats, emptyStats, type LoopStats } from '../core/loop-stats.js';
 import { InvalidOptionError, PayloadTooLargeError, ReactorStartError, ServerStateError, UnsupportedError } from '../core/errors.js';
-import { REUSE_PORT_SUPPORT, supportsReusePort } from '../transport/platform.js';
+import { REUSE_PORT_SUPPORT, runtimeDescription, supportsReusePort } from '../transport/platform.js';
 import { checkTlsTransport, resolveTransportName, type TransportName } from '../transport/transport-choice.js';
 import { flattenPayload, payloadByteLength, type Payload } from '../core/payload.js';
 import { defaultInstanceId, parseConnectionId } from '../core/connection-id.js';
@@ -244,7 +244,7 @@ export function resolveGroupOptions(options: ReactorGroupOptions): { size: numbe
   if (serverOptions.codec !== undefined) requireOneOf('codec', serverOptions.codec, CODEC_NAMES);
   checkReactorServerOptions(serverOptions);
   if (reactorMode === 'threads' && !supportsReusePort()) {
-    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`, 'reactorMode');
+    throw new UnsupportedError(`threads mode needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${runtimeDescription()}`, 'reactorMode');
   }
   const mode = reactorMode === 'auto' ? (supportsReusePort() ? 'threads' : 'processes') : reactorMode;
   const sockets = resolveTransportName(transport);

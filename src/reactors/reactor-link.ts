@@ -36,7 +36,9 @@ export function spawnThread(): ReactorLink {
     exited,
     send: (message) => worker.postMessage(message),
     onMessage: (handler) => worker.on('message', handler),
-    onExit: (handler) => worker.once('exit', (code) => handler(code, fatal)),
+    // A thread that died of an uncaught error exits 1 on Node.js but 0 on Bun: the error is
+    // what tells, and the code reported is 1 on both.
+    onExit: (handler) => worker.once('exit', (code) => handler(fatal !== undefined && code === 0 ? 1 : code, fatal)),
     terminate: () => void worker.terminate(),
   };
 }

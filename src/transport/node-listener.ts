@@ -1,5 +1,5 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { REUSE_PORT_SUPPORT, supportsReusePort } from './platform.js';
+import { REUSE_PORT_SUPPORT, runtimeDescription, supportsReusePort } from './platform.js';
 import { UnsupportedError } from '../core/errors.js';
 import type { ListenerOptions, TransportListener } from './transport.js';
 import type { AcceptedPeer } from './proxy-gate.js';
@@ -29,7 +29,7 @@ export class Acceptor implements TransportListener {
     createServer: (options: net.ServerOpts, onConnection: (socket: Socket) => void) => net.Server = net.createServer,
   ) {
     if (options.reusePort && !supportsReusePort()) {
-      throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${process.version}`);
+      throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${runtimeDescription()}`);
     }
     this.server = createServer(
       {

@@ -54,6 +54,10 @@ export const nodeNetDriver: TransportDriver<Socket> = {
     // A socket handed over paused (its PROXY header read, the bytes after it put back) flows
     // now; a fresh one already does, from the 'data' listener.
     if (socket.readableFlowing === false) socket.resume();
+    // The peer's FIN came while the socket waited unread (for admission control's answer) and
+    // was reported before anyone listened (Bun reports a peer's reset that way too): pass it
+    // on, once the connection is open.
+    if (socket.readableEnded && !socket.destroyed) process.nextTick(() => sinkOf(socket).handlePeerEnd());
   },
   hold(socket) {
     // Unread bytes wait in the socket's readable buffer (no 'data' listener yet): none is lost.

@@ -121,8 +121,9 @@ function describeCertificateSubject(subject: tls.Certificate | undefined): strin
 export const nodeTlsDriver: TransportDriver<TLSSocket> = {
   ...(nodeNetDriver as TransportDriver<Socket> as TransportDriver<TLSSocket>),
   descriptor(socket) {
-    // The descriptor belongs to the TCP handle under the TLS one (not public API; -1 elsewhere).
-    const fd = (tcpSocketOf(socket) as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
+    // The descriptor belongs to the TCP handle under the TLS one where the runtime keeps one
+    // apart (Node.js), else to the TLS socket's own (Bun). Not public API; -1 elsewhere.
+    const fd = ((tcpSocketOf(socket) ?? socket) as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
     return typeof fd === 'number' ? fd : -1;
   },
   tlsInfo(socket): TlsInfo {
@@ -162,17 +163,32 @@ class TlsAcceptor extends Acceptor {
   }
 }
 
-/** The TCP socket under a server-side TLSSocket (not public API, stable for years; undefined elsewhere). */
-function tcpSocketOf(socket: TLSSocket): Socket | undefined {
-  return (socket as unknown as { _parent?: Socket })._parent;
+/**
+ * The socket a tls.Server's 'connection' event gave for this TLS socket, under which the
+ * accept time and the PROXY stage's peer are kept. Node.js accepts a plain TCP socket and wraps
+ * it (the TLS socket's `_parent`: not public API, stable for years); Bun accepts straight into
+ * the TLS socket and hands that to 'connection' (its `_parent` is set only when a TLS socket
+ * wraps a socket given to 'connection' by hand, as the PROXY stage does). Both are tried: the
+ * TLS socket first, then its parent.
+ */
+function acceptedSocketOf<T>(socket: TLSSocket, keyed: WeakMap<Socket, T>): T | undefined {
+  const own = keyed.get(socket);
+  if (own !== undefined) return own;
+  const parent = tcpSocketOf(socket);
+  return parent === undefined ? undefined : keyed.get(parent);
 }
 
-/** When each raw socket was accepted, for the handshake's duration (a WeakMap: no field added to Node's sockets). */
+/** The TCP socket under a server-side TLSSocket where the runtime keeps one apart (Node.js); else undefined. */
+function tcpSocketOf(socket: TLSSocket): Socket | undefined {
+  const parent = (socket as unknown as { _parent?: Socket | null })._parent;
+  return parent === null || parent === undefined ? undefined : parent;
+}
+
+/** When each accepted socket arrived, for the handshake's duration (a WeakMap: no field added to the runtime's sockets). */
 const acceptedAt = new WeakMap<Socket, number>();
 
 function handshakeSeconds(socket: TLSSocket): number {
-  const raw = tcpSocketOf(socket);
-  const start = raw === undefined ? undefined : acceptedAt.get(raw);
+  const start = acceptedSocketOf(socket, acceptedAt);
   return start === undefined ? 0 : (performance.now() - start) / 1000;
 }
 
@@ -200,8 +216,7 @@ export function nodeTlsTransport(options: TlsOptions): TlsTransport<TLSSocket> {
       const proxied = new WeakMap<Socket, AcceptedPeer>();
       /** Who a TLS socket is from: the PROXY stage's client, or the socket's peer. */
       const peerOf = (socket: TLSSocket): { address: string; port: number } => {
-        const raw = tcpSocketOf(socket);
-        return (raw === undefined ? undefined : proxied.get(raw)) ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+        return acceptedSocketOf(socket, proxied) ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
       };
       let tlsServer: tls.Server | null = null;
       const acceptor: TlsAcceptor = new TlsAcceptor(listenerOptions, onAccept as (socket: Socket) => void, onError, (netOptions) => {
@@ -231,8 +246,7 @@ export function nodeTlsTransport(options: TlsOptions): TlsTransport<TLSSocket> {
               return;
             }
             handshakes?.completed(handshakeSeconds(socket));
-            const raw = gate === null ? undefined : tcpSocketOf(socket);
-            onAccept(socket, raw === undefined ? undefined : proxied.get(raw));
+            onAccept(socket, gate === null ? undefined : acceptedSocketOf(socket, proxied));
           },
         );
         if (handshakes !== undefined) server.on('connection', (raw: Socket) => acceptedAt.set(raw, performance.now()));

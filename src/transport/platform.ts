@@ -1,18 +1,26 @@
 import { readFileSync } from 'node:fs';
-/** What the running Node.js can do, for options that depend on it. */
+/** What the running runtime (Node.js or Bun) can do, for options that depend on it. */
 
 /**
  * Where `listen({ reusePort })` (SO_REUSEPORT with kernel load balancing) works, in the words
  * every help text, error message and document uses: Node.js has it from 22.12 on the 22 line
- * and from 23.1 on, and it only does something on Linux and FreeBSD.
+ * and from 23.1 on, and it only does something on Linux and FreeBSD; Bun's node:net has it on
+ * Linux (Bun imitates a recent Node.js version, so its own name is what tells). A unit test
+ * holds this to what the runtime does: two listeners on one port, both given connections.
  */
-export const REUSE_PORT_SUPPORT = 'Linux or FreeBSD, Node.js 22.12+ on 22.x or 23.1+';
+export const REUSE_PORT_SUPPORT = 'Linux or FreeBSD with Node.js 22.12+ on 22.x or 23.1+, Linux with Bun';
 
-/** True where `listen({ reusePort })` works: see {@link REUSE_PORT_SUPPORT}. */
-export function supportsReusePort(version = process.versions.node, platform = process.platform): boolean {
+/** True where `listen({ reusePort })` works: see {@link REUSE_PORT_SUPPORT}. `bunVersion` null: not Bun. */
+export function supportsReusePort(version = process.versions.node, platform = process.platform, bunVersion: string | null = process.versions.bun ?? null): boolean {
+  if (bunVersion !== null) return platform === 'linux';
   if (platform !== 'linux' && platform !== 'freebsd') return false;
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/** The runtime in a message: `Node.js v24.1.0`, `Bun 1.3.0` (whose process.version is the Node.js it imitates). */
+export function runtimeDescription(): string {
+  return process.versions.bun === undefined ? `Node.js ${process.version}` : `Bun ${process.versions.bun}`;
 }
 
 /**

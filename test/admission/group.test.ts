@@ -6,9 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { ReactorGroup, type ReactorGroupOptions } from '../../src/index.js';
 import type { SeedClient } from '../helpers/seed-client.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, within } from '../helpers/wait.js';
 import { attempt, closeAll, connectAndReset, loopback, MODES, refused, served } from './support.js';
 
 const APP = new URL('./fixtures/identity-app.js', import.meta.url);
@@ -127,6 +128,25 @@ for (const { mode, skip } of MODES) {
         }, 'the one place to be free', 5000, 20);
         await refused(port, '127.3.5.1');
         await closeAll([client]);
+      }));
+
+    it('clients that half-close at once, while their admission is asked, are closed and leave no place taken', { skip, ...TIMEOUT }, () =>
+      withGroup({ reactorMode: mode, maxConnectionsPerIp: 1 }, async (group, port) => {
+        // Each sends its FIN right after connecting: in processes mode, while its question is
+        // still on its way to the supervisor, so the FIN is read before the connection opens.
+        for (let i = 0; i < 20; i++) {
+          const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.3.5.2' });
+          // Closed either way: a FIN after ours, or a reset (refused while the one before still
+          // held the address's place). Not events.once: it rejects on the reset's 'error'.
+          socket.on('error', () => undefined);
+          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+          socket.once('connect', () => socket.end());
+          // Read (and drop) what comes, so that the server's close is seen on every runtime.
+          socket.resume();
+          await within(closed, 5000, `half-closed client ${i} to be closed by the server`);
+        }
+        await waitUntil(async () => (await group.stats()).total.connections === 0, 'every half-closed client gone');
+        await closeAll([await served(port, '127.3.5.2')]);
       }));
 
     it('deny refuses in every reactor, counted in the group stats', { skip, ...TIMEOUT }, () =>

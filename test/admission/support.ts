@@ -5,7 +5,7 @@
  * on import: `node --test build/test/` also loads every module under a test directory.
  */
 import net from 'node:net';
-import { supportsReusePort, type ReactorMode } from '../../src/index.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort, type ReactorMode } from '../../src/index.js';
 import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 /** The n-th address of 127.<block>.0.0/16 (n from 0 to 65,279, avoiding .0 and .255 host bytes). */
@@ -79,7 +79,7 @@ export async function connectAndReset(port: number, localAddress: string): Promi
   });
 }
 
-export const THREADS_SKIP = 'needs SO_REUSEPORT (Node >= 22.12 on Linux)';
+export const THREADS_SKIP = `needs SO_REUSEPORT (${REUSE_PORT_SUPPORT})`;
 
 /** The reactor modes, each with the skip reason when this runtime cannot run it (reported as a skip, never a pass). */
 export const MODES: readonly { mode: ReactorMode; skip: string | false }[] = [

@@ -6,6 +6,7 @@ import { ReactorServer } from '../../src/index.js';
 import { startCli, type CliServer } from '../helpers/cli-process.js';
 import { connectionsDrained } from '../helpers/connection-ledger.js';
 import { fdCount, leakChecked, releaseLeftoverSockets } from '../helpers/resources.js';
+import { runsOnBun } from '../helpers/runtime.js';
 import { expectedReply } from '../helpers/seed-client.js';
 import { deferred, EventLog, waitUntil, within } from '../helpers/wait.js';
 import { destroySocket } from '../helpers/reply-stream.js';
@@ -152,7 +153,16 @@ describe('faults: connect storm against a server with 512 file descriptors', { t
         );
         // The storm really hit the limit: the server ran out of descriptors and shed connections.
         assert.ok(serverPeak >= FD_LIMIT - 16, `the server peaked at ${serverPeak} fds, never near its limit of ${FD_LIMIT}`);
-        assert.ok(result.peakOpen > FD_LIMIT, `only ${result.peakOpen} connections were open at once`);
+        if (runsOnBun) {
+          // On Bun no connection over the limit waits in the accept queue: each is reset (by
+          // the descriptor guard or the runtime) before its client sees it connect, so none is
+          // held past the limit. On Node.js (libuv) they wait there, connected, until the
+          // server sheds them. Either way the storm asked for more than the limit.
+          assert.ok(result.attempts - result.connected > 0, `every one of ${result.attempts} connects got in`);
+          assert.ok(result.attempts > FD_LIMIT, `only ${result.attempts} connects`);
+        } else {
+          assert.ok(result.peakOpen > FD_LIMIT, `only ${result.peakOpen} connections were open at once`);
+        }
 
         // Every storm connection gone, the server is back to the descriptors it started with.
         await waitUntil(() => (now = fdCount(pid)) === serverBaseline, () => `server holds ${now} fds, started with ${serverBaseline}`, 15_000, FD_POLL_MS);

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { FrameTooLargeError, LineTooLongError, ReactorServer, type CloseReason, type ReactorServerOptions } from '../../src/index.js';
 import { PEER_GONE_CODES } from '../helpers/connection-ledger.js';
 import { releaseLeftoverSockets } from '../helpers/resources.js';
+import { bufferBytes } from '../helpers/runtime.js';
 import { expectedReply } from '../helpers/seed-client.js';
 import { EventLog, within } from '../helpers/wait.js';
 import { frameRequest, lengthHeader, type Wire } from '../helpers/wire-client.js';
@@ -19,7 +20,7 @@ function loggedServer(options: ReactorServerOptions): { app: ReactorServer; log:
   const log = new EventLog<Event>();
   app.server.setCallbacks({
     onError: (conn, error) =>
-      log.push({ kind: 'error', id: conn.id, error, at: performance.now(), pendingInput: conn.pendingInputBytes, arrayBuffers: process.memoryUsage().arrayBuffers }),
+      log.push({ kind: 'error', id: conn.id, error, at: performance.now(), pendingInput: conn.pendingInputBytes, arrayBuffers: bufferBytes() }),
     onClose: (conn, reason) => log.push({ kind: 'close', id: conn.id, reason, at: performance.now() }),
   });
   return { app, log };

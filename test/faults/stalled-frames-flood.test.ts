@@ -14,6 +14,7 @@ import net from 'node:net';
 import { REPLY_PREFIX } from '../../src/index.js';
 import { parseLogLine, withCli } from '../helpers/cli-process.js';
 import { metric, scrape, type Sample } from '../helpers/metrics.js';
+import { runsOnBun } from '../helpers/runtime.js';
 import { waitUntil, within } from '../helpers/wait.js';
 import { lengthHeader } from '../helpers/wire-client.js';
 import { mib, MiB } from './support.js';
@@ -30,6 +31,14 @@ const BOUND = 64 * MiB;
  * +204 MiB over the RSS at rest (Node.js 20 and 24); without the bound, +1,010 MiB.
  */
 const MARGIN = 320 * MiB;
+/**
+ * On Bun the peak is no measure of what the server holds: JavaScriptCore frees the reads of the
+ * closed connections in a collection that comes up to a second after the flood, so the peak
+ * counts that garbage (measured: +484 MiB at the peak, +72 MiB a second later, with 63 MiB
+ * held). There the RSS once the flood has settled must be within the bound and the margin, and
+ * the peak well under what a server without the bound holds (+1,010 MiB).
+ */
+const BUN_PEAK_LIMIT = 768 * MiB;
 
 function rssBytes(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
@@ -136,7 +145,18 @@ describe('faults: a flood of stalled partial frames against the CLI', { timeout:
       const { evicted, buffered } = await counters(metricsUrl);
       t.diagnostic(`server RSS at rest ${mib(restRss)}, peak ${mib(peakRss)} (+${mib(peakRss - restRss)}); ${evicted} closed for the bound, ${survivors.length} kept holding ${mib(buffered)}`);
 
-      assert.ok(peakRss - restRss < BOUND + MARGIN, `server RSS grew by ${mib(peakRss - restRss)} (bound ${mib(BOUND)}, margin ${mib(MARGIN)})`);
+      if (runsOnBun) {
+        assert.ok(peakRss - restRss < BUN_PEAK_LIMIT, `server RSS peaked ${mib(peakRss - restRss)} over its rest`);
+        let settledRss = 0;
+        await waitUntil(
+          () => (settledRss = rssBytes(server.pid)) - restRss < BOUND + MARGIN,
+          () => `server RSS stays ${mib(settledRss - restRss)} over its rest (bound ${mib(BOUND)}, margin ${mib(MARGIN)})`,
+          10_000,
+          100,
+        );
+      } else {
+        assert.ok(peakRss - restRss < BOUND + MARGIN, `server RSS grew by ${mib(peakRss - restRss)} (bound ${mib(BOUND)}, margin ${mib(MARGIN)})`);
+      }
       assert.ok(buffered <= BOUND, `${buffered} bytes held, over the bound`);
       // The bound keeps as many whole frames as fit in it, and closes every other client.
       assert.ok(survivors.length >= 1 && survivors.length <= Math.floor(BOUND / (FRAME + 3)), `${survivors.length} clients kept`);

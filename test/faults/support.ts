@@ -5,11 +5,10 @@
  * test/helpers/. No tests here, and no side effects on import (the runner only loads
  * *.test.js, but `node --test build/test/` would load this too).
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ReactorServer, type NetServer } from '../../src/index.js';
 import { ConnectionLedger, WarningRecorder } from '../helpers/connection-ledger.js';
 import { leakChecked } from '../helpers/resources.js';
+import { bufferBytes, collectGarbage } from '../helpers/runtime.js';
 import { WireClient, type Wire } from '../helpers/wire-client.js';
 
 /** What a fault scenario's body gets: the started server's port and what it is watched with. */
@@ -68,22 +67,13 @@ export async function faultScenario(target: NetServer | ReactorServer, body: (sc
 
 // --- memory ------------------------------------------------------------------------------------
 
-let gcFunction: (() => void) | null = null;
-
-/** A full garbage collection (exposing V8's gc on first use, without a command-line flag). */
-export function collectGarbage(): void {
-  if (gcFunction === null) {
-    setFlagsFromString('--expose-gc');
-    gcFunction = runInNewContext('gc') as () => void;
-  }
-  gcFunction();
-}
+export { collectGarbage };
 
 /** Bytes of ArrayBuffers (Node Buffers included) still alive after a full collection. */
 export function liveArrayBuffers(): number {
   collectGarbage();
   collectGarbage();
-  return process.memoryUsage().arrayBuffers;
+  return bufferBytes();
 }
 
 export const MiB = 1024 * 1024;
@@ -105,7 +95,7 @@ export class MemorySampler {
 
   sample(): void {
     const usage = process.memoryUsage();
-    this.peakArrayBuffers = Math.max(this.peakArrayBuffers, usage.arrayBuffers);
+    this.peakArrayBuffers = Math.max(this.peakArrayBuffers, bufferBytes(usage));
     this.peakRss = Math.max(this.peakRss, usage.rss);
   }
 

@@ -7,7 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { waitUntil } from './wait.js';
 
-/** How many of each kind of libuv resource keep the process alive right now. */
+/**
+ * How many of each kind of libuv resource keep the process alive right now. Always empty on
+ * Bun (its process.getActiveResourcesInfo() lists nothing): checks that must mean something
+ * there count descriptors too (snapshotHandles) or watch the timers (watchTimers).
+ */
 export function activeResources(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
@@ -130,4 +134,62 @@ export function releaseLeftoverSockets(): number {
     }
   }
   return released;
+}
+
+export interface TimerWatch {
+  /** Immediates scheduled while watched that have neither run nor been cleared. */
+  pendingImmediates(): number;
+  /** Timeouts and intervals made while watched that have neither fired (timeouts) nor been cleared. */
+  liveTimers(): number;
+  /** Those of them that keep the process alive (ref'd). */
+  refedTimers(): number;
+  /** Puts the globals back. */
+  restore(): void;
+}
+
+/**
+ * Watches the immediates and timers made through the global functions from now on, by
+ * wrapping them: what process.getActiveResourcesInfo() shows on Node.js, read the same way on
+ * every runtime (Bun's lists nothing).
+ */
+export function watchTimers(): TimerWatch {
+  const original = { setImmediate, clearImmediate, setTimeout, clearTimeout, setInterval, clearInterval };
+  const immediates = new Set<unknown>();
+  const timers = new Set<NodeJS.Timeout>();
+  const globals = globalThis as unknown as Record<string, unknown>;
+  globals.setImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+    const handle: NodeJS.Immediate = original.setImmediate((...callArgs: unknown[]) => {
+      immediates.delete(handle);
+      callback(...callArgs);
+    }, ...args);
+    immediates.add(handle);
+    return handle;
+  };
+  globals.clearImmediate = (handle: NodeJS.Immediate | undefined) => {
+    immediates.delete(handle);
+    original.clearImmediate(handle);
+  };
+  globals.setTimeout = (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle: NodeJS.Timeout = original.setTimeout((...callArgs: unknown[]) => {
+      timers.delete(handle);
+      callback(...callArgs);
+    }, ms, ...args);
+    timers.add(handle);
+    return handle;
+  };
+  globals.setInterval = (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle = original.setInterval(callback, ms, ...args);
+    timers.add(handle);
+    return handle;
+  };
+  globals.clearTimeout = globals.clearInterval = (handle: NodeJS.Timeout | undefined) => {
+    if (handle !== undefined) timers.delete(handle);
+    original.clearTimeout(handle);
+  };
+  return {
+    pendingImmediates: () => immediates.size,
+    liveTimers: () => timers.size,
+    refedTimers: () => [...timers].filter((timer) => timer.hasRef()).length,
+    restore: () => Object.assign(globals, original),
+  };
 }

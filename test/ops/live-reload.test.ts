@@ -11,7 +11,7 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReloadReport, StatusReport } from '../../src/cli/control-protocol.js';
-import { supportsReusePort } from '../../src/index.js';
+import { REUSE_PORT_SUPPORT, supportsReusePort } from '../../src/index.js';
 import { runCli, withCli, type CliServer } from '../helpers/cli-process.js';
 import { Churn } from '../helpers/churn.js';
 import { writeVersionedApp } from '../helpers/versioned-app.js';
@@ -165,7 +165,7 @@ describe('ops: reload applies the config file to the running server', { timeout:
 
 const MODES = [
   { mode: 'processes', skip: false },
-  { mode: 'threads', skip: supportsReusePort() ? false : 'needs SO_REUSEPORT (Node >= 22.12 on Linux)' },
+  { mode: 'threads', skip: supportsReusePort() ? false : `needs SO_REUSEPORT (${REUSE_PORT_SUPPORT})` },
 ] as const;
 
 describe('ops: reload replaces every reactor with no failed connection', { timeout: 120_000 }, () => {

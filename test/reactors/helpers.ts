@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ReactorGroup, supportsReusePort, type ReactorGroupOptions, type ReactorInfo, type ReactorMode } from '../../src/index.js';
+import { REUSE_PORT_SUPPORT, ReactorGroup, supportsReusePort, type ReactorGroupOptions, type ReactorInfo, type ReactorMode } from '../../src/index.js';
 import { processExists } from '../helpers/resources.js';
 import { expectedReply, SeedClient } from '../helpers/seed-client.js';
 
 /** Every scenario runs with this many reactors. */
 export const REACTOR_COUNTS = [1, 2, 4] as const;
 
-export const THREADS_SKIP = 'needs SO_REUSEPORT (Node >= 22.12 on Linux)';
+export const THREADS_SKIP = `needs SO_REUSEPORT (${REUSE_PORT_SUPPORT})`;
 
 /** A mode to run the scenarios in, with the skip reason when this runtime cannot run it. */
 export interface ModeCase {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Dispatcher, type CloseReason, type Connection } from '../../src/index.js';
-import { activeResources } from '../helpers/resources.js';
+import { activeResources, watchTimers } from '../helpers/resources.js';
 import { SeedClient } from '../helpers/seed-client.js';
 import { deferred, EventLog } from '../helpers/wait.js';
 import { nextTurn, startServer } from './support.js';
@@ -112,13 +112,18 @@ describe('Dispatcher', { timeout: 10000 }, () => {
 
     it('stop() drops queued tasks and cancels the pending drain', async () => {
       const dispatcher = newDispatcher();
-      const before = activeResources().get('Immediate') ?? 0;
+      // Watched through the globals, not process.getActiveResourcesInfo(): Bun's lists nothing.
+      const timers = watchTimers();
       let ran = 0;
-      for (let i = 0; i < 3; i++) dispatcher.enqueue(() => ran++);
-      assert.equal(activeResources().get('Immediate') ?? 0, before + 1);
-      dispatcher.stop();
-      assert.equal(dispatcher.pendingTasks, 0);
-      assert.equal(activeResources().get('Immediate') ?? 0, before);
+      try {
+        for (let i = 0; i < 3; i++) dispatcher.enqueue(() => ran++);
+        assert.equal(timers.pendingImmediates(), 1);
+        dispatcher.stop();
+        assert.equal(dispatcher.pendingTasks, 0);
+        assert.equal(timers.pendingImmediates(), 0);
+      } finally {
+        timers.restore();
+      }
       await nextTurn();
       await nextTurn();
       assert.equal(ran, 0);
@@ -168,12 +173,22 @@ describe('Dispatcher', { timeout: 10000 }, () => {
 
     it('neither keeps the process alive while running nor leaves a timer after stop()', () => {
       const before = activeResources();
-      const dispatcher = new Dispatcher({ checkInterval: 1, idleTimeout: 5 });
-      dispatcher.start();
-      assert.deepEqual(activeResources(), before);
-      dispatcher.enqueue(() => undefined);
-      dispatcher.stop();
-      assert.deepEqual(activeResources(), before);
+      // Also watched through the globals: Bun's process.getActiveResourcesInfo() lists nothing.
+      const timers = watchTimers();
+      try {
+        const dispatcher = new Dispatcher({ checkInterval: 1, idleTimeout: 5 });
+        dispatcher.start();
+        assert.deepEqual(activeResources(), before);
+        assert.ok(timers.liveTimers() > 0, 'the sweep (and the activity clock) run on timers');
+        assert.equal(timers.refedTimers(), 0, 'a timer keeps the process alive');
+        dispatcher.enqueue(() => undefined);
+        dispatcher.stop();
+        assert.deepEqual(activeResources(), before);
+        assert.equal(timers.pendingImmediates(), 0);
+        assert.equal(timers.liveTimers(), 0, 'a timer outlived stop()');
+      } finally {
+        timers.restore();
+      }
     });
   });
 

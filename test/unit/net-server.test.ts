@@ -9,7 +9,7 @@ import {
   type CloseReason,
   type Connection,
 } from '../../src/index.js';
-import { activeResources } from '../helpers/resources.js';
+import { activeResources, fdCount } from '../helpers/resources.js';
 import { SeedClient } from '../helpers/seed-client.js';
 import { EventLog } from '../helpers/wait.js';
 import { nextTurn, startServer } from './support.js';
@@ -147,8 +147,11 @@ describe('NetServer lifecycle', { timeout: 10000 }, () => {
 
   it('leaves nothing behind that outlives the closing listener handle (no leak)', async () => {
     const before = await settledResources();
+    // Descriptors too: they are what shows a leak on Bun, whose process.getActiveResourcesInfo() lists nothing.
+    const fdsBefore = fdCount(process.pid);
     await serveAndStop();
     assert.deepEqual(await settledResources(), before);
+    assert.equal(fdCount(process.pid), fdsBefore, 'open descriptors');
   });
 });
 

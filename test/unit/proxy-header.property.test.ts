@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SocketAddress, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import fc from 'fast-check';
 import {
   PP2_TYPE,
@@ -21,13 +21,14 @@ import {
   type ProxySslInit,
   type ProxyTlvInit,
 } from '../../src/index.js';
+import { referenceIPv6 } from '../helpers/ipv6-reference.js';
 
 const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
-/** An address as Node.js writes it, IPv4 written IPv4-mapped when `mapped`. */
+/** An address as Node.js writes it (libuv's inet_ntop), IPv4 written IPv4-mapped when `mapped`. */
 function written(address: string, mapped: boolean): string {
   if (isIPv4(address)) return mapped ? `::ffff:${address}` : address;
-  return new SocketAddress({ address, family: 'ipv6' }).address;
+  return referenceIPv6(address) ?? assert.fail(`not an IPv6 address: ${address}`);
 }
 
 const ipv6FromBytes = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((bytes) => {

@@ -119,6 +119,8 @@ describe('transport seam', { timeout: 20_000 }, () => {
     const { port } = await server.start();
     const client = net.connect({ port, host: '127.0.0.1' });
     try {
+      // Bun sets a client's localPort only once its connect is reported.
+      await once(client, 'connect');
       const conn = await opened.waitFor(() => true);
       assert.equal(server.transport, nodeNetTransport);
       assert.ok(conn.rawSocket instanceof net.Socket);
