@@ -12,6 +12,7 @@ import net, { type Socket } from 'node:net';
 import {
   InvalidOptionError,
   NetServer,
+  bunTransport,
   nodeNetTransport,
   type Connection,
   type NetServerOptions,
@@ -20,6 +21,7 @@ import {
   type TransportSink,
 } from '../../src/index.js';
 import { EventLog } from '../helpers/wait.js';
+import { isBun } from '../../src/transport/bun-api.js';
 
 /**
  * node:net, but taking at most `limit` bytes per write, as a socket without a user-side write
@@ -113,24 +115,28 @@ describe('transport seam', { timeout: 20_000 }, () => {
     }
   });
 
-  it('conn.rawSocket is the node:net socket by default; conn.socket is the same object', async () => {
-    const opened = new EventLog<Connection>();
-    const server = new NetServer({ port: 0, callbacks: { onConnection: (conn) => opened.push(conn) } });
-    const { port } = await server.start();
-    const client = net.connect({ port, host: '127.0.0.1' });
-    try {
-      // Bun sets a client's localPort only once its connect is reported.
-      await once(client, 'connect');
-      const conn = await opened.waitFor(() => true);
-      assert.equal(server.transport, nodeNetTransport);
-      assert.ok(conn.rawSocket instanceof net.Socket);
-      assert.equal(conn.socket, conn.rawSocket);
-      assert.equal((conn.rawSocket as Socket).remotePort, client.localPort);
-    } finally {
-      client.destroy();
-      await server.stop({ drainTimeout: 0 });
-    }
-  });
+  // The default is the runtime's own sockets: node:net on Node.js, Bun's on Bun.
+  for (const transport of isBun() ? (['node', 'bun'] as const) : (['node'] as const)) {
+    it(`conn.rawSocket is the ${transport} transport's socket; conn.socket is the same object`, async () => {
+      const opened = new EventLog<Connection>();
+      const server = new NetServer({ port: 0, transport, callbacks: { onConnection: (conn) => opened.push(conn) } });
+      const { port } = await server.start();
+      const client = net.connect({ port, host: '127.0.0.1' });
+      try {
+        // Bun sets a client's localPort only once its connect is reported.
+        await once(client, 'connect');
+        const conn = await opened.waitFor(() => true);
+        assert.equal(server.transport, transport === 'node' ? nodeNetTransport : bunTransport);
+        if (transport === 'node') assert.ok(conn.rawSocket instanceof net.Socket);
+        else assert.ok(!(conn.rawSocket instanceof net.Socket) && typeof (conn.rawSocket as { terminate?: unknown }).terminate === 'function', 'not a Bun socket');
+        assert.equal(conn.socket, conn.rawSocket);
+        assert.equal((conn.rawSocket as Socket).remotePort, client.localPort);
+      } finally {
+        client.destroy();
+        await server.stop({ drainTimeout: 0 });
+      }
+    });
+  }
 
   it('a transport option that is not a Transport is refused, naming the option', () => {
     assert.throws(
