@@ -33,6 +33,8 @@ export class BunSocketState {
   heldPaused = false;
   /** The PROXY stage, while it reads this socket's header. */
   proxy: ProxyStage | null = null;
+  /** An error reported before the close. */
+  error: Error | null = null;
 }
 
 type Socket = BunSocket<BunSocketState>;
@@ -107,13 +109,13 @@ export const connectionHandlers = {
     if (sink === null) return;
     // Bytes read before the connection attached come first, even now.
     if (state.pending !== null) deliverPending(socket);
-    if (closingByCall) queueMicrotask(() => notifyClosed(sink, error));
-    else notifyClosed(sink, error);
+    const cause = error ?? state.error ?? undefined;
+    if (closingByCall) queueMicrotask(() => notifyClosed(sink, cause));
+    else notifyClosed(sink, cause);
   },
   error(socket: Socket, error: Error): void {
-    // The close handler follows with the same error; it reports it.
-    void socket;
-    void error;
+    // The close follows (Bun mostly passes the error to it instead); reported with it, once.
+    socket.data.error ??= error;
   },
 } satisfies BunSocketHandlers<BunSocketState>;
 
