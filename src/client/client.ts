@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../core/errors.js';
@@ -9,6 +8,8 @@ import { CODEC_NAMES, type CodecName } from '../server/options.js';
 import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 import { clientTls, handshakeError, openSocket, type ClientTlsOptions } from './client-tls.js';
+import { bunClientLink, nodeClientLink, type ClientLink } from './client-link.js';
+import { isBun } from '../transport/bun-api.js';
 
 export interface ClientOptions {
   host?: string;
@@ -83,26 +84,38 @@ export class Client extends EventEmitter {
   private closedError: Error | null = null;
 
   constructor(
-    readonly socket: net.Socket,
+    private readonly link: ClientLink,
     private readonly options: Required<Pick<ClientOptions, 'codec' | 'byteOrder' | 'maxMessageBytes' | 'requestTimeout'>>,
   ) {
     super();
     this.wire = new ClientWireFormat(options.codec, options.byteOrder, options.maxMessageBytes);
     this.decoder = this.wire.replyCodec.createDecoder();
-    const sink: MessageSink = {
+    const replies: MessageSink = {
       deliver: (message) => this.onReply(Buffer.from(message)),
-      fail: (error) => this.socket.destroy(error),
+      fail: (error) => this.link.destroy(error),
     };
-    socket.on('data', (chunk: Buffer) => this.decoder.decode(chunk, sink));
-    socket.on('error', (error) => {
-      this.closedError = new ConnectionClosedError(`connection failed: ${error.message}`, { cause: error });
+    link.attach({
+      data: (chunk) => this.decoder.decode(chunk, replies),
+      error: (error) => {
+        this.closedError = new ConnectionClosedError(`connection failed: ${error.message}`, { cause: error });
+      },
+      close: () => {
+        const error = this.closedError ?? new ConnectionClosedError();
+        this.closedError = error;
+        for (const waiter of this.waiters.splice(0)) this.settle(waiter, error);
+        this.emit('close');
+      },
     });
-    socket.on('close', () => {
-      const error = this.closedError ?? new ConnectionClosedError();
-      this.closedError = error;
-      for (const waiter of this.waiters.splice(0)) this.settle(waiter, error);
-      this.emit('close');
-    });
+  }
+
+  /** The runtime's socket under the client: a `net.Socket` (a `tls.TLSSocket` with TLS), or on Bun a Bun socket. */
+  get socket(): unknown {
+    return this.link.socket;
+  }
+
+  /** This end's port, as the server sees it (with no proxy between). */
+  get localPort(): number {
+    return this.link.localPort;
   }
 
   /** True until the connection closes. */
@@ -117,7 +130,7 @@ export class Client extends EventEmitter {
    */
   send(message: Payload): void {
     if (this.closedError !== null) throw this.closedError;
-    this.socket.write(this.wire.frame(message));
+    this.link.write(this.wire.frame(message));
   }
 
   /**
@@ -148,15 +161,20 @@ export class Client extends EventEmitter {
 
   /** Half-closes, waits for the server to close, and resolves. */
   async close(): Promise<void> {
-    if (this.socket.destroyed) return;
-    const closed = once(this.socket, 'close');
-    this.socket.end();
+    if (this.link.closed) return;
+    const closed = once(this, 'close');
+    this.link.end();
     await closed;
   }
 
   /** Closes at once. */
   destroy(): void {
-    this.socket.destroy();
+    this.link.destroy();
+  }
+
+  /** Closes at once with RST: the server sees a reset, not a close. */
+  reset(): void {
+    this.link.reset();
   }
 
   private onReply(reply: Buffer): void {
@@ -198,6 +216,9 @@ export async function connect(options: ClientOptions = {}): Promise<Client> {
   requireNumber('requestTimeout', requestTimeout, 0, MAX_TIMEOUT_MS, 'milliseconds');
   const setup = clientTls(options.tls);
   const prelude = options.proxyHeader === undefined ? undefined : proxyPrelude(options.proxyHeader, host, port);
+  const settings = { codec, byteOrder, maxMessageBytes, requestTimeout };
+  // Plaintext on Bun: Bun's own sockets, as the server uses them.
+  if (setup === null && isBun()) return new Client(await connectBun(host, port, connectTimeout, prelude), settings);
   const { socket, tcp, ready } = openSocket(host, port, setup, prelude);
   let connected = false;
   tcp.once('connect', () => (connected = true));
@@ -211,5 +232,29 @@ export async function connect(options: ClientOptions = {}): Promise<Client> {
   } finally {
     clearTimeout(timer);
   }
-  return new Client(socket, { codec, byteOrder, maxMessageBytes, requestTimeout });
+  return new Client(nodeClientLink(socket), settings);
+}
+
+/** A Bun.connect link within `timeout` ms, the PROXY header (if any) written first. */
+async function connectBun(host: string, port: number, timeout: number, prelude: Buffer | undefined): Promise<ClientLink> {
+  let timer: NodeJS.Timeout | undefined;
+  const opening = bunClientLink(host, port);
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(timeout)), timeout);
+  });
+  let link: ClientLink;
+  try {
+    link = await Promise.race([opening, expired]);
+  } catch (err) {
+    // One that connects after all is closed at once.
+    void opening.then((late) => late.destroy(), () => undefined);
+    // Bun says "Failed to connect"; its code (ECONNREFUSED, ...) is what names the cause.
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = typeof code === 'string' && !(err as Error).message.includes(code) ? `connect ${code} ${formatHostPort(host, port)}` : (err as Error).message;
+    throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${why}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (prelude !== undefined) link.write(prelude);
+  return link;
 }

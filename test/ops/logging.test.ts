@@ -18,7 +18,7 @@ describe('ops: logging', () => {
   it('--log-level debug logs "connection opened" and "connection closed" with the conn id, peer and reason', { timeout: 20_000 }, async () => {
     await withCli(['--log-level', 'debug'], async (server) => {
       const client = await connect({ port: server.port });
-      const localPort = client.socket.localPort;
+      const localPort = client.localPort;
       assert.equal((await client.request('logged?', 5000)).toString(), `${REPLY_PREFIX}logged?`);
       const peer = `127.0.0.1:${localPort}`;
       const opened = await server.waitForLog((e) => e.msg === 'connection opened' && e.peer === peer);
@@ -33,7 +33,7 @@ describe('ops: logging', () => {
 
       // A second client gets its own id.
       const second = await connect({ port: server.port });
-      const secondPeer = `127.0.0.1:${second.socket.localPort}`;
+      const secondPeer = `127.0.0.1:${second.localPort}`;
       await second.request('again', 5000);
       const reopened = await server.waitForLog((e) => e.msg === 'connection opened' && e.peer === secondPeer);
       assert.notEqual(reopened.conn, opened.conn);
@@ -54,7 +54,7 @@ describe('ops: logging', () => {
       const reset = await connect({ port: server.port });
       await reset.request('and reset', 5000);
       const gone = new Promise<void>((resolve) => reset.once('close', () => resolve()));
-      reset.socket.resetAndDestroy();
+      reset.reset();
       await gone;
       // Every line is out once the process has exited.
       assert.equal((await server.stop()).code, 0, server.stderr());
