@@ -7,8 +7,8 @@
  *
  * What Bun does not give, and how it is covered: `bytesRead` (counted here, from the chunks
  * delivered), listener error events (a failed accept is handled inside Bun and not reported;
- * the DescriptorGuard still sees the descriptor count), the listen backlog (Bun takes the
- * option where it can; its default is the kernel's maximum).
+ * the DescriptorGuard still sees the descriptor count), the listen backlog (Bun listens with
+ * 512 whatever it is given; the option is passed on should that change).
  */
 import type { AddressInfo } from 'node:net';
 import { UnsupportedError } from '../core/errors.js';
