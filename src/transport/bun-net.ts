@@ -13,6 +13,7 @@
 import type { AddressInfo } from 'node:net';
 import { UnsupportedError } from '../core/errors.js';
 import { bunSockets, type BunListener, type BunSocket, type BunSocketHandlers } from './bun-api.js';
+import { REUSE_PORT_SUPPORT, runtimeDescription, supportsReusePort } from './platform.js';
 import { startProxyStage, type AcceptedPeer, type ProxyStage } from './proxy-gate.js';
 import type { ListenerOptions, Transport, TransportDriver, TransportListener, TransportSink } from './transport.js';
 
@@ -179,11 +180,6 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return Object.assign(new Error(`listen ${error.code}: ${why} ${host}:${port}`), { code: error.code, errno: error.errno, syscall: 'listen', address: host, port });
 }
 
-/** Where `Bun.listen({ reusePort })` balances connections: Linux and FreeBSD. */
-function bunSupportsReusePort(): boolean {
-  return process.platform === 'linux' || process.platform === 'freebsd';
-}
-
 /**
  * A `Bun.listen` listening socket. Accepted sockets get TCP_NODELAY from Bun already; only a
  * `noDelay: false` or keep-alive costs a system call per connection.
@@ -197,7 +193,7 @@ export class BunAcceptor implements TransportListener {
     onAccept: (socket: Socket, peer?: AcceptedPeer) => void,
   ) {
     if (bunSockets() === null) throw new UnsupportedError(`the bun transport needs the Bun runtime; this is Node.js ${process.version}`, 'transport');
-    if (options.reusePort && !bunSupportsReusePort()) throw new UnsupportedError(`reusePort needs SO_REUSEPORT (Linux or FreeBSD); this is ${process.platform}`, 'reusePort');
+    if (options.reusePort && !supportsReusePort()) throw new UnsupportedError(`reusePort needs SO_REUSEPORT (${REUSE_PORT_SUPPORT}); this is ${process.platform} ${runtimeDescription()}`, 'reusePort');
     const { noDelay, keepAlive, keepAliveInitialDelay, proxy } = options;
     const accept =
       proxy === undefined
