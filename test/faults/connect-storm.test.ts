@@ -6,7 +6,6 @@ import { ReactorServer } from '../../src/index.js';
 import { startCli, type CliServer } from '../helpers/cli-process.js';
 import { connectionsDrained } from '../helpers/connection-ledger.js';
 import { fdCount, leakChecked, releaseLeftoverSockets } from '../helpers/resources.js';
-import { runsOnBun } from '../helpers/runtime.js';
 import { expectedReply } from '../helpers/seed-client.js';
 import { deferred, EventLog, waitUntil, within } from '../helpers/wait.js';
 import { destroySocket } from '../helpers/reply-stream.js';
@@ -153,16 +152,15 @@ describe('faults: connect storm against a server with 512 file descriptors', { t
         );
         // The storm really hit the limit: the server ran out of descriptors and shed connections.
         assert.ok(serverPeak >= FD_LIMIT - 16, `the server peaked at ${serverPeak} fds, never near its limit of ${FD_LIMIT}`);
-        if (runsOnBun) {
-          // On Bun no connection over the limit waits in the accept queue: each is reset (by
-          // the descriptor guard or the runtime) before its client sees it connect, so none is
-          // held past the limit. On Node.js (libuv) they wait there, connected, until the
-          // server sheds them. Either way the storm asked for more than the limit.
-          assert.ok(result.attempts - result.connected > 0, `every one of ${result.attempts} connects got in`);
-          assert.ok(result.attempts > FD_LIMIT, `only ${result.attempts} connects`);
-        } else {
-          assert.ok(result.peakOpen > FD_LIMIT, `only ${result.peakOpen} connections were open at once`);
-        }
+        // And the storm asked for more than the server could hold: connections were shed, either
+        // after their client saw them connect (closed by the server) or before (a connect that
+        // never completed or was reset). How many clients see themselves connected at once,
+        // past the limit, depends on how fast the server sheds and on the runtime (from 491 to
+        // 1,275 in runs here; Bun's node:net resets them before they connect): reported above,
+        // not asserted.
+        assert.ok(result.attempts > FD_LIMIT, `only ${result.attempts} connects`);
+        const shed = result.attempts - result.connected + result.closedByServer;
+        assert.ok(shed > 0, `all ${result.attempts} connects got in and none was closed by the server`);
 
         // Every storm connection gone, the server is back to the descriptors it started with.
         await waitUntil(() => (now = fdCount(pid)) === serverBaseline, () => `server holds ${now} fds, started with ${serverBaseline}`, 15_000, FD_POLL_MS);
