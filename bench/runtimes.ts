@@ -185,26 +185,24 @@ try {
       await drop(target, error);
     }
   }
+  const LOADS = [
+    { mode: 'pingpong', record: (m: Measures, rate: number, cpu: number) => Object.assign(m, { rps: rate, cpuPerReply: cpu }) },
+    { mode: 'connect', record: (m: Measures, rate: number, cpu: number) => Object.assign(m, { sessions: rate, cpuPerSession: cpu }) },
+  ] as const;
   for (let round = 0; round < rounds; round++) {
     const inRound = available();
     for (const target of inRound) target.samples.push({ rps: 0, cpuPerReply: 0, sessions: 0, cpuPerSession: 0, bytesPerConnection: 0 });
     const sample = (target: Server): Measures => target.samples[round] as Measures;
-    for (const target of inTurn(round, inRound)) {
-      if (target.unavailable !== undefined) continue;
-      try {
-        const { rate, cpuPerEvent } = measure(target, 'pingpong', seconds);
-        Object.assign(sample(target), { rps: rate, cpuPerReply: cpuPerEvent });
-      } catch (error) {
-        await drop(target, error);
-      }
-    }
-    for (const target of inTurn(round + 1, inRound)) {
-      if (target.unavailable !== undefined) continue;
-      try {
-        const { rate, cpuPerEvent } = measure(target, 'connect', seconds);
-        Object.assign(sample(target), { sessions: rate, cpuPerSession: cpuPerEvent });
-      } catch (error) {
-        await drop(target, error);
+    // Ping-pong, then churn, each in its own order: the second load's turn is the next round's.
+    for (const [turn, load] of LOADS.entries()) {
+      for (const target of inTurn(round + turn, inRound)) {
+        if (target.unavailable !== undefined) continue;
+        try {
+          const { rate, cpuPerEvent } = measure(target, load.mode, seconds);
+          load.record(sample(target), rate, cpuPerEvent);
+        } catch (error) {
+          await drop(target, error);
+        }
       }
     }
     // Memory: a fresh server per measure, so earlier load does not colour it.

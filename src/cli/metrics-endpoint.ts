@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import { startMetricsServer, type MetricsServer, type MetricsSource } from '../ops/metrics.js';
 
 /**

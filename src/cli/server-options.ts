@@ -7,7 +7,7 @@ import { LOG_LEVELS, type LogLevel } from '../ops/logging.js';
 import { CODEC_NAMES, DEFAULT_OPTIONS, PROXY_PROTOCOL_MODES, type CodecName, type ProxyProtocolMode } from '../server/options.js';
 import { requireInteger, requireName } from '../core/option-checks.js';
 import { ConfigFileError, InvalidOptionError, UnsupportedError, type ConfigProblem } from '../core/errors.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import { REUSE_PORT_SUPPORT } from '../transport/platform.js';
 import { TRANSPORT_NAMES, type TransportName } from '../transport/transport-choice.js';
 import { REACTORS_PER_CORE, REACTOR_MODES, defaultReactorCount, maxReactorCount, reactorCountRange, resolveGroupOptions } from '../reactors/reactor-group.js';

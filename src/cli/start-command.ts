@@ -5,7 +5,7 @@ import { loadApplication, type Application } from '../reactors/app-loader.js';
 import { ReactorGroup, defaultReactorCount, describeExit } from '../reactors/reactor-group.js';
 import { createLogger, loggingObserver } from '../ops/logging.js';
 import { eventLoopLagMeter, serverMetricsSource, type MetricsSource } from '../ops/metrics.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import { addStartSettings, refuseBadSettings, serverOptions, type StartSettings } from './server-options.js';
 import { Shutdown } from './shutdown.js';
 import { releaseHangup } from './early-signals.js';

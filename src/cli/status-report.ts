@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { MetricsSource } from '../ops/metrics.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import type { ReactorSummary, StatusReport } from './control-protocol.js';
 import { PACKAGE_VERSION } from './package-version.js';
 

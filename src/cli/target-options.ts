@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ClientTlsOptions } from '../client/client-tls.js';
 import { DEFAULT_OPTIONS } from '../server/options.js';
 import * as parse from './parsers.js';
-import { parseAddressPort } from '../net/host-port.js';
+import { parseAddressPort } from '../core/host-port.js';
 import type { ProxyHeaderInit } from '../proxy/proxy-header-encoder.js';
 import { addTlsClientOptions, tlsFromFlags, type TlsClientFlags } from './tls-client-options.js';
 import { addWireOptions, type WireFlags } from './wire-options.js';

@@ -8,7 +8,7 @@ import type tls from 'node:tls';
 import { InvalidOptionError, TlsHandshakeError } from '../core/errors.js';
 import { lazyModule } from '../core/lazy-module.js';
 import { rejectUnknownOptions, requireOptionsObject } from '../core/option-checks.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 
 // Loaded by the first TLS client, not by importing this module (which every CLI command does):
 // a plaintext client or server process does not carry node:tls and node:crypto.

@@ -3,13 +3,14 @@ import type { MessageSink, Payload } from '../net/codec.js';
 import { ConnectionClosedError, RequestTimeoutError } from '../core/errors.js';
 import type { ProxyHeaderInit } from '../proxy/proxy-header-encoder.js';
 import { proxyPrelude } from './proxy-prelude.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import { CODEC_NAMES, type CodecName } from '../server/options.js';
 import { rejectUnknownOptions, requireInteger, requireName, requireNumber, requireOneOf, requireOptionsObject } from '../core/option-checks.js';
 import { ClientWireFormat, DEFAULT_MAX_REPLY_BYTES } from './wire-format.js';
 import { clientTls, handshakeError, openSocket, type ClientTlsOptions } from './client-tls.js';
 import { bunClientLink, nodeClientLink, type ClientLink } from './client-link.js';
 import { isBun } from '../transport/bun-api.js';
+import { namedSocketError } from '../transport/socket-error.js';
 
 export interface ClientOptions {
   host?: string;
@@ -249,9 +250,8 @@ async function connectBun(host: string, port: number, timeout: number, prelude: 
     // One that connects after all is closed at once.
     void opening.then((late) => late.destroy(), () => undefined);
     // Bun says "Failed to connect"; its code (ECONNREFUSED, ...) is what names the cause.
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = typeof code === 'string' && !(err as Error).message.includes(code) ? `connect ${code} ${formatHostPort(host, port)}` : (err as Error).message;
-    throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${why}`, { cause: err });
+    const named = namedSocketError(err, 'connect', host, port);
+    throw new ConnectionClosedError(`cannot connect to ${formatHostPort(host, port)}: ${(named as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

@@ -7,7 +7,7 @@ import { ClientWireFormat } from '../client/wire-format.js';
 import { lazyModule } from '../core/lazy-module.js';
 import type { Decoder, MessageSink } from '../net/codec.js';
 import { ConnectionClosedError } from '../core/errors.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import type { ByteOrder } from '../net/length-codec.js';
 import type { CodecName } from '../server/options.js';
 import { summarizeLatency, type LatencySummary } from './latency.js';

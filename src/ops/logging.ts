@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { lazyModule } from '../core/lazy-module.js';
 import { DescriptorLimitError } from '../core/errors.js';
-import { formatHostPort } from '../net/host-port.js';
+import { formatHostPort } from '../core/host-port.js';
 import type { ServerObserver } from '../server/net-server.js';
 import type { Connection } from '../net/connection.js';
 

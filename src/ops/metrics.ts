@@ -8,7 +8,7 @@ import type { RejectReason } from '../callbacks.js';
 import type { NetServer } from '../server/net-server.js';
 import { HANDSHAKE_SECONDS_BUCKETS } from '../core/tls-stats.js';
 import type { HandshakeFailure } from '../transport/transport.js';
-import { formatHostPort } from '../net/host-port.js';
+import { namedSocketError } from '../transport/socket-error.js';
 import { registerPrecountedHistogram } from './histogram-metric.js';
 import type { BrokerStatus } from '../broker/broker.js';
 import { registerBrokerMetrics } from './broker-metrics.js';
@@ -285,21 +285,6 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/**
- * A listen error whose message names its cause as node:net's do (`listen EADDRINUSE: address
- * already in use HOST:PORT`). Bun's node:http says only "Failed to start server. Is port N in
- * use?" (the code EADDRINUSE is on the error, not in its message): such an error is rewritten,
- * keeping its code and the original as its cause; any other is passed on as it is.
- */
-export function namedListenError(err: unknown, host: string, port: number): unknown {
-  if (!(err instanceof Error)) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? (/\bin use\b/i.test(err.message) ? 'EADDRINUSE' : undefined);
-  if (code === undefined || err.message.includes(code)) return err;
-  const what = code === 'EADDRINUSE' ? 'address already in use ' : '';
-  const named = new Error(`listen ${code}: ${what}${formatHostPort(host, port)} (${err.message})`, { cause: err });
-  return Object.assign(named, { code, syscall: 'listen', address: host, port });
-}
-
 /** Serves `/metrics` (Prometheus text) and `/health` (200 serving, 503 draining). */
 export async function startMetricsServer(source: MetricsSource, port: number, host: string): Promise<MetricsServer> {
   const registry = createRegistry(source);
@@ -332,7 +317,7 @@ export async function startMetricsServer(source: MetricsSource, port: number, ho
   try {
     await once(server, 'listening');
   } catch (err) {
-    throw namedListenError(err, host, port);
+    throw namedSocketError(err, 'listen', host, port);
   }
   return {
     address: server.address() as AddressInfo,

@@ -106,6 +106,11 @@ function checkTlsOptions(tls: unknown): void {
   if (clientAuth !== 'none' && (tls as TlsOptions).ca === undefined) throw new InvalidOptionError('tls.ca', `is needed to verify client certificates (clientAuth ${clientAuth})`);
 }
 
+/** The plaintext transport a name stands for on this runtime. */
+function plaintextTransport(name: TransportName = 'auto'): Transport {
+  return (resolveTransportName(name) === 'bun' ? bunTransport : nodeNetTransport) as Transport;
+}
+
 /** @throws InvalidOptionError unless `transport` has a driver and makes listeners */
 function checkTransport(transport: unknown): void {
   requireOptionsObject('transport', transport);
@@ -207,7 +212,7 @@ export class NetServer<T = unknown> {
   private optionsInForce: Readonly<ServerOptions>;
   readonly dispatcher: Dispatcher<Connection<unknown>>;
   readonly callbacks: ServerCallbacks<T>;
-  /** The sockets this server listens for and serves (node:net). */
+  /** The sockets this server listens for and serves: node:net, node:tls, Bun's, or the given Transport. */
   readonly transport: Transport;
   private readonly driver: TransportDriver;
   private readonly listener: TransportListener;
@@ -263,11 +268,10 @@ export class NetServer<T = unknown> {
     this.callbacks = { ...callbacks };
     this.dispatcher = new Dispatcher<Connection<unknown>>({ idleTimeout: this.options.idleTimeout, checkInterval: this.options.checkInterval });
     this.stats = this.dispatcher.stats;
-    const sockets = typeof options.transport === 'object' ? null : resolveTransportName(options.transport ?? 'auto');
     this.tlsTransport = options.tls === undefined ? null : nodeTlsTransport(options.tls);
     const tlsStats = this.tlsTransport === null ? null : emptyTlsStats();
     this.dispatcher.stats.tls = tlsStats;
-    this.transport = typeof options.transport === 'object' ? options.transport : ((this.tlsTransport ?? (sockets === 'bun' ? bunTransport : nodeNetTransport)) as Transport);
+    this.transport = typeof options.transport === 'object' ? options.transport : ((this.tlsTransport ?? plaintextTransport(options.transport)) as Transport);
     this.driver = this.transport.driver;
     const maxBufferedInput = this.options.maxBufferedInput;
     this.host = {

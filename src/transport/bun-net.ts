@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { UnsupportedError } from '../core/errors.js';
 import { bunSockets, type BunListener, type BunSocket, type BunSocketHandlers } from './bun-api.js';
 import { REUSE_PORT_SUPPORT, runtimeDescription, supportsReusePort } from './platform.js';
+import { namedSocketError } from './socket-error.js';
 import { startProxyStage, type AcceptedPeer, type ProxyStage } from './proxy-gate.js';
 import type { ListenerOptions, Transport, TransportDriver, TransportListener, TransportSink } from './transport.js';
 
@@ -79,7 +80,7 @@ function notifyClosed(sink: TransportSink, error: Error | undefined): void {
 }
 
 /** The handlers every attached socket runs, whichever listener accepted it. */
-export const connectionHandlers = {
+const connectionHandlers = {
   data(socket: Socket, chunk: Buffer): void {
     const state = socket.data;
     state.bytesRead += chunk.length;
@@ -173,13 +174,6 @@ export const bunDriver: TransportDriver<Socket> = {
   descriptor: (socket) => (typeof socket.fd === 'number' ? socket.fd : -1),
 };
 
-/** Why a listen failed, in node:net's words (Bun says only "Failed to listen"), code and errno kept. */
-function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
-  if (typeof error.code !== 'string') return error;
-  const why = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : error.code === 'EADDRNOTAVAIL' ? 'address not available' : error.message;
-  return Object.assign(new Error(`listen ${error.code}: ${why} ${host}:${port}`), { code: error.code, errno: error.errno, syscall: 'listen', address: host, port });
-}
-
 /**
  * A `Bun.listen` listening socket. Accepted sockets get TCP_NODELAY from Bun already; only a
  * `noDelay: false` or keep-alive costs a system call per connection.
@@ -239,7 +233,7 @@ export class BunAcceptor implements TransportListener {
         socket: this.handlers,
       });
     } catch (err) {
-      return Promise.reject(listenError(err as NodeJS.ErrnoException, host, port));
+      return Promise.reject(namedSocketError(err, 'listen', host, port));
     }
     return Promise.resolve(this.address() as AddressInfo);
   }

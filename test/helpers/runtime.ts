@@ -4,9 +4,13 @@
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { isBun } from '../../src/transport/bun-api.js';
 
 /** True under Bun (which also reports a process.versions.node of its own). */
-export const runsOnBun = process.versions.bun !== undefined;
+export const runsOnBun = isBun();
+
+/** The transports this runtime has: node:net everywhere, Bun's own sockets on Bun. */
+export const transportsHere: readonly ('node' | 'bun')[] = runsOnBun ? ['node', 'bun'] : ['node'];
 
 let gcFunction: (() => void) | null = null;
 

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ThreadPool, WorkerCrashError } from '../../src/index.js';
 import { task, TASKS, withPool } from './helpers.js';
+import { runsOnBun } from '../helpers/runtime.js';
 
 interface BytesSeen {
   kind: string;
@@ -123,7 +124,7 @@ describe('ThreadPool.transfer', { timeout: 20000 }, () => {
     await withPool(1, async (pool) => {
       let neighbour = Buffer.from('a neighbour on the same slab');
       let slice = Buffer.from('pooled slice');
-      if (process.versions.bun !== undefined) {
+      if (runsOnBun) {
         // Bun gives every Buffer.from() its own memory (no shared pool): lay the two out on
         // one 8 KiB slab by hand, as Node.js's pool does.
         const slab = Buffer.alloc(8192);

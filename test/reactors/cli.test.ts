@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { supportsReusePort } from '../../src/index.js';
-import { isBun } from '../../src/transport/bun-api.js';
+import { runsOnBun } from '../helpers/runtime.js';
 import { startCli } from '../helpers/cli-process.js';
 import { processExists } from '../helpers/resources.js';
 import { assertEchoes, assertRefused, closeAll, connectMany } from './helpers.js';
@@ -32,7 +32,7 @@ describe('reactors: cli --workers', () => {
     try {
       assert.equal(cli.host, '127.0.0.1');
       // Threads on Bun serve with Bun's own sockets; processes mode always with node:net handles.
-      const sockets = mode === 'threads' && isBun() ? 'bun' : 'node';
+      const sockets = mode === 'threads' && runsOnBun ? 'bun' : 'node';
       assert.match(cli.readyLine, new RegExp(`\\(2 reactors on ${mode}, ${sockets} sockets\\)$`));
       const children = process.platform === 'win32' ? [] : await childPids(cli.pid);
       // Cluster workers are child processes of the CLI; worker threads are not.

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHostPort, parseAddressPort } from '../../src/net/host-port.js';
+import { formatHostPort, parseAddressPort } from '../../src/core/host-port.js';
 
 describe('formatHostPort', () => {
   it('writes IPv4 addresses and names as host:port', () => {

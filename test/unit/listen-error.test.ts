@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { namedListenError, startMetricsServer } from '../../src/ops/metrics.js';
+import { startMetricsServer } from '../../src/ops/metrics.js';
+import { namedSocketError } from '../../src/transport/socket-error.js';
+
+const namedListenError = (err: unknown, host: string, port: number): unknown => namedSocketError(err, 'listen', host, port);
 
 describe('a listen error names its cause', () => {
   it("rewrites Bun's node:http message, which leaves the code out, keeping code and cause", () => {

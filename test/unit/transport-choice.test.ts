@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { InvalidOptionError, NetServer, ReactorGroup, UnsupportedError } from '../../src/index.js';
 import { checkTlsTransport, resolveTransportName } from '../../src/transport/transport-choice.js';
-import { isBun } from '../../src/transport/bun-api.js';
+import { runsOnBun, transportsHere } from '../helpers/runtime.js';
 import { ECHO_PREFIX, expectedReply, SeedClient } from '../helpers/seed-client.js';
 import { deferred } from '../helpers/wait.js';
 import { makeCertificates } from '../helpers/certificates.js';
@@ -45,7 +45,7 @@ describe('transport choice', () => {
 
   it('a server built with no transport uses this runtime’s own sockets', () => {
     const server = new NetServer({ port: 0 });
-    assert.equal(server.transport.name, isBun() ? 'bun' : 'node:net');
+    assert.equal(server.transport.name, runsOnBun ? 'bun' : 'node:net');
     assert.equal(new NetServer({ port: 0, transport: 'node' }).transport.name, 'node:net');
   });
 
@@ -57,9 +57,7 @@ describe('transport choice', () => {
   });
 });
 
-const available = isBun() ? (['node', 'bun'] as const) : (['node'] as const);
-
-for (const transport of available) {
+for (const transport of transportsHere) {
   describe(`the ${transport} transport`, () => {
     async function serve(options: ConstructorParameters<typeof NetServer>[0] = {}): Promise<{ server: NetServer; port: number }> {
       const server = new NetServer({ port: 0, transport, ...options });

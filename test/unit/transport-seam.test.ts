@@ -21,7 +21,7 @@ import {
   type TransportSink,
 } from '../../src/index.js';
 import { EventLog } from '../helpers/wait.js';
-import { isBun } from '../../src/transport/bun-api.js';
+import { transportsHere } from '../helpers/runtime.js';
 
 /**
  * node:net, but taking at most `limit` bytes per write, as a socket without a user-side write
@@ -116,7 +116,7 @@ describe('transport seam', { timeout: 20_000 }, () => {
   });
 
   // The default is the runtime's own sockets: node:net on Node.js, Bun's on Bun.
-  for (const transport of isBun() ? (['node', 'bun'] as const) : (['node'] as const)) {
+  for (const transport of transportsHere) {
     it(`conn.rawSocket is the ${transport} transport's socket; conn.socket is the same object`, async () => {
       const opened = new EventLog<Connection>();
       const server = new NetServer({ port: 0, transport, callbacks: { onConnection: (conn) => opened.push(conn) } });

@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
-import { InvalidOptionError } from '../core/errors.js';
-import { describeValue } from '../core/option-checks.js';
-import { formatIPv6, parseIPv4, parseIPv6Into } from '../core/ip-address.js';
+import { InvalidOptionError } from './errors.js';
+import { describeValue } from './option-checks.js';
+import { formatIPv6, parseIPv4, parseIPv6Into } from './ip-address.js';
 
 /**
  * `host:port` as URLs and messages write it: an IPv6 address goes in brackets (`[::1]:8888`),
